@@ -1,0 +1,330 @@
+"""The booking engine's writes: the one place that creates and changes bookings.
+
+Admin, bot, API, commands and tasks all call these functions; nothing else writes a
+booking. Each write runs in one transaction and records who did it in ``BookingHistory``.
+"""
+
+from datetime import date, datetime, time, timedelta
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from bookings.availability import booking_window, load_schedule, slots_available, suitable_bays_q
+from bookings.errors import BookingRuleError, SlotTaken, TransitionNotAllowed
+from bookings.models import (
+    ACTIVE_STATUSES,
+    TRANSITIONS,
+    Booking,
+    BookingChannel,
+    BookingEvent,
+    BookingHistory,
+    BookingStatus,
+)
+from clients.models import Client, Vehicle
+from clients.services import client_link_workshop
+from workshops.models import Bay, Service, Workshop
+
+ALTERNATIVES_COUNT = 6
+
+
+def _fmt(moment: datetime, workshop: Workshop) -> str:
+    return f"{moment.astimezone(workshop.tz):%d.%m.%Y %H:%M}"
+
+
+def check_slot_rules(
+    *, workshop: Workshop, service: Service, starts_at: datetime, channel: str, now: datetime | None = None
+) -> datetime:
+    """Raise ``BookingRuleError`` naming the first rule ``starts_at`` breaks; return the end time.
+
+    The same rules ``slots_available`` generates from: the service offered here, not in
+    the past, lead time, horizon, open day, inside hours, not in a break, not crossing
+    closing time or a break, on the grid.
+    """
+    now = now or timezone.now()
+    if timezone.is_naive(starts_at):
+        raise BookingRuleError("Время записи указано без часового пояса.", code="naive_time")
+    if not service.is_active or not service.workshops.filter(pk=workshop.pk).exists():
+        raise BookingRuleError(f"Услуга «{service}» не оказывается в филиале «{workshop}».", code="service_not_offered")
+    if starts_at < now:
+        raise BookingRuleError("Это время уже прошло.", code="past_time")
+    window = booking_window(workshop=workshop, channel=channel, now=now)
+    if starts_at < window.earliest:
+        raise BookingRuleError(
+            f"Слишком скоро: записаться можно не раньше {_fmt(window.earliest, workshop)}.", code="too_soon"
+        )
+    local_day = starts_at.astimezone(workshop.tz).date()
+    if local_day > window.last_day:
+        raise BookingRuleError(
+            f"Запись открыта только до {window.last_day:%d.%m.%Y}.", code="beyond_horizon"
+        )
+    day = load_schedule(workshop=workshop, first_day=local_day, last_day=local_day)[local_day]
+    if day.closed_reason == "closed_day":
+        raise BookingRuleError(f"{local_day:%d.%m.%Y} филиал не работает.", code="closed_day")
+    if day.closed_reason == "day_off":
+        raise BookingRuleError(f"{local_day:%d.%m.%Y} — выходной день филиала.", code="day_off")
+    ends_at = starts_at + timedelta(minutes=service.duration_minutes)
+    day_open, day_close = day.intervals[0][0], day.intervals[-1][1]
+    if not day_open <= starts_at < day_close:
+        raise BookingRuleError(
+            f"Филиал работает с {day_open:%H:%M} до {day_close:%H:%M}.", code="outside_hours"
+        )
+    for index, (open_at, close_at) in enumerate(day.intervals):
+        if open_at <= starts_at < close_at:
+            if ends_at > close_at:
+                if index + 1 < len(day.intervals):
+                    raise BookingRuleError(
+                        f"Услуга длится {service.duration_minutes} мин и не успевает до перерыва в {close_at:%H:%M}.",
+                        code="crosses_break",
+                    )
+                raise BookingRuleError(
+                    f"Услуга длится {service.duration_minutes} мин и не успевает до закрытия в {close_at:%H:%M}.",
+                    code="crosses_closing",
+                )
+            if (starts_at - open_at) % timedelta(minutes=workshop.slot_step_minutes):
+                raise BookingRuleError(
+                    f"Записаться можно с шагом {workshop.slot_step_minutes} мин от {open_at:%H:%M}.", code="off_grid"
+                )
+            return ends_at
+    raise BookingRuleError(f"В это время у филиала перерыв ({day.intervals[0][1]:%H:%M}–{day.intervals[1][0]:%H:%M}).", code="in_break")
+
+
+def nearest_alternatives(
+    *, workshop: Workshop, service: Service, around: datetime, channel: str, exclude_booking_id: int | None = None
+) -> list[datetime]:
+    """Up to six free start times nearest to ``around`` (same day first, then the following days)."""
+    local_day = around.astimezone(workshop.tz).date()
+    slots = slots_available(
+        workshop=workshop, service=service, date_from=local_day - timedelta(days=1), days=5, channel=channel,
+        exclude_booking_id=exclude_booking_id,
+    )
+    nearest = sorted(slots, key=lambda s: abs((s.starts_at - around).total_seconds()))[:ALTERNATIVES_COUNT]
+    return sorted(slot.starts_at for slot in nearest)
+
+
+def _lock_free_bay(
+    *, workshop: Workshop, service: Service, starts_at: datetime, ends_at: datetime,
+    preferred_bay: Bay | None, exclude_booking_id: int | None = None,
+) -> Bay | None:
+    """Lock the branch's suitable bays, then return a free one (the preferred one if free) or ``None``.
+
+    Locking every suitable bay row in id order serialises attempts at the same kind of
+    place, so of N concurrent attempts at the last free one exactly one finds it free.
+    """
+    bays = list(
+        Bay.objects.select_for_update().filter(suitable_bays_q(service), workshop=workshop).order_by("id")
+    )
+    if not bays:
+        raise BookingRuleError(
+            f"В филиале «{workshop}» нет поста для услуги «{service}».", code="no_suitable_bay"
+        )
+    if preferred_bay is not None and preferred_bay.pk not in {b.pk for b in bays}:
+        raise BookingRuleError(f"Пост «{preferred_bay.name}» не подходит для услуги «{service}».", code="bay_unsuitable")
+    taken = Booking.objects.filter(
+        bay__in=bays, status__in=ACTIVE_STATUSES, starts_at__lt=ends_at, ends_at__gt=starts_at
+    )
+    if exclude_booking_id is not None:
+        taken = taken.exclude(pk=exclude_booking_id)
+    taken_ids = set(taken.values_list("bay_id", flat=True))
+    if preferred_bay is not None:
+        return preferred_bay if preferred_bay.pk not in taken_ids else None
+    ordered = sorted(bays, key=lambda b: (b.position, b.pk))
+    return next((bay for bay in ordered if bay.pk not in taken_ids), None)
+
+
+def _slot_taken(*, workshop: Workshop, service: Service, starts_at: datetime, channel: str,
+                exclude_booking_id: int | None = None) -> SlotTaken:
+    alternatives = nearest_alternatives(
+        workshop=workshop, service=service, around=starts_at, channel=channel, exclude_booking_id=exclude_booking_id
+    )
+    if alternatives:
+        listed = ", ".join(_fmt(moment, workshop) for moment in alternatives)
+        message = f"Время {_fmt(starts_at, workshop)} уже занято. Ближайшее свободное: {listed}."
+    else:
+        message = f"Время {_fmt(starts_at, workshop)} уже занято, а рядом свободного нет. Выберите другой день."
+    return SlotTaken(message, alternatives=alternatives)
+
+
+def booking_create(
+    *,
+    workshop: Workshop,
+    service: Service,
+    client: Client,
+    starts_at: datetime,
+    channel: str,
+    vehicle: Vehicle | None = None,
+    comment: str = "",
+    bay: Bay | None = None,
+    created_by: AbstractBaseUser | None = None,
+    actor: str = "",
+) -> Booking:
+    """Book ``service`` for ``client`` at ``starts_at`` on a suitable free bay (or on ``bay``).
+
+    Raises ``BookingRuleError`` for a time or service the branch's rules refuse, and
+    ``SlotTaken`` (with the nearest alternatives) when no suitable bay is free.
+    """
+    if channel == BookingChannel.IMPORT:
+        raise BookingRuleError("Импортированные визиты записываются через booking_import_visit.", code="bad_channel")
+    if vehicle is not None and vehicle.client_id != client.pk:
+        raise BookingRuleError("Этот автомобиль принадлежит другому клиенту.", code="foreign_vehicle")
+    ends_at = check_slot_rules(workshop=workshop, service=service, starts_at=starts_at, channel=channel)
+    try:
+        with transaction.atomic():
+            free_bay = _lock_free_bay(
+                workshop=workshop, service=service, starts_at=starts_at, ends_at=ends_at, preferred_bay=bay
+            )
+            if free_bay is None:
+                raise _SlotGone
+            booking = Booking.objects.create(
+                workshop=workshop, bay=free_bay, service=service, client=client, vehicle=vehicle,
+                starts_at=starts_at, ends_at=ends_at, status=BookingStatus.NEW, channel=channel,
+                comment=comment.replace("\x00", "").strip()[:2000], created_by=created_by,
+            )
+            BookingHistory.objects.create(
+                booking=booking, event=BookingEvent.CREATED, to_status=BookingStatus.NEW,
+                new_starts_at=starts_at, by_user=created_by, actor=actor,
+            )
+            client_link_workshop(client=client, workshop=workshop)
+    except (_SlotGone, IntegrityError) as exc:
+        # IntegrityError: the exclusion constraint caught an overlap the lock did not (defence in depth).
+        if isinstance(exc, IntegrityError) and "booking_no_overlap_on_bay" not in str(exc):
+            raise
+        raise _slot_taken(workshop=workshop, service=service, starts_at=starts_at, channel=channel) from None
+    return booking
+
+
+class _SlotGone(Exception):
+    """Internal: no free bay was found under the lock; turned into ``SlotTaken`` after rollback."""
+
+
+def booking_transition(
+    *,
+    booking: Booking,
+    to_status: str,
+    by_user: AbstractBaseUser | None = None,
+    actor: str = "",
+    reason: str = "",
+    now: datetime | None = None,
+) -> Booking:
+    """Move ``booking`` to ``to_status`` if the status machine allows it, recording who and why.
+
+    Re-reads the booking under a row lock, so two people pressing buttons at once cannot
+    both act on a stale status. Raises ``TransitionNotAllowed``.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = Booking.objects.select_for_update().select_related("workshop").get(pk=booking.pk)
+        old = locked.status
+        if to_status not in TRANSITIONS.get(old, ()):
+            raise TransitionNotAllowed(
+                f"Нельзя перевести запись из статуса «{BookingStatus(old).label}» в «{BookingStatus(to_status).label}»."
+            )
+        if to_status in (BookingStatus.COMPLETED, BookingStatus.NO_SHOW) and locked.starts_at > now:
+            raise TransitionNotAllowed(
+                f"Визит ещё не начался ({_fmt(locked.starts_at, locked.workshop)}): отметить его нельзя.",
+                code="visit_not_started",
+            )
+        locked.status = to_status
+        locked.save(update_fields=["status"])
+        BookingHistory.objects.create(
+            booking=locked, event=BookingEvent.STATUS, from_status=old, to_status=to_status,
+            by_user=by_user, actor=actor, reason=reason.strip()[:2000],
+        )
+    return locked
+
+
+def booking_reschedule(
+    *,
+    booking: Booking,
+    starts_at: datetime,
+    channel: str | None = None,
+    bay: Bay | None = None,
+    by_user: AbstractBaseUser | None = None,
+    actor: str = "",
+    reason: str = "",
+) -> Booking:
+    """Move an active booking to ``starts_at`` (keeping its bay when free), recording the move.
+
+    The new time is checked by the same rules as a new booking for ``channel`` (the
+    booking's own channel by default). Raises ``TransitionNotAllowed``, ``BookingRuleError``
+    or ``SlotTaken``.
+    """
+    current = Booking.objects.select_related("workshop", "service", "bay").get(pk=booking.pk)
+    channel = channel or current.channel
+    if current.status not in ACTIVE_STATUSES:
+        raise TransitionNotAllowed(
+            f"Запись в статусе «{current.get_status_display()}» перенести нельзя.", code="reschedule_not_allowed"
+        )
+    workshop, service = current.workshop, current.service
+    ends_at = check_slot_rules(workshop=workshop, service=service, starts_at=starts_at, channel=channel)
+    try:
+        with transaction.atomic():
+            locked = Booking.objects.select_for_update().get(pk=current.pk)
+            if locked.status not in ACTIVE_STATUSES:
+                raise TransitionNotAllowed("Запись уже отменена или завершена.", code="reschedule_not_allowed")
+            free_bay = _lock_free_bay(
+                workshop=workshop, service=service, starts_at=starts_at, ends_at=ends_at,
+                preferred_bay=bay or locked.bay, exclude_booking_id=locked.pk,
+            )
+            if free_bay is None and bay is None:
+                free_bay = _lock_free_bay(
+                    workshop=workshop, service=service, starts_at=starts_at, ends_at=ends_at,
+                    preferred_bay=None, exclude_booking_id=locked.pk,
+                )
+            if free_bay is None:
+                raise _SlotGone
+            old_starts_at = locked.starts_at
+            locked.starts_at, locked.ends_at, locked.bay = starts_at, ends_at, free_bay
+            locked.save(update_fields=["starts_at", "ends_at", "bay"])
+            BookingHistory.objects.create(
+                booking=locked, event=BookingEvent.RESCHEDULED, from_status=locked.status, to_status=locked.status,
+                old_starts_at=old_starts_at, new_starts_at=starts_at, by_user=by_user, actor=actor,
+                reason=reason.strip()[:2000],
+            )
+    except (_SlotGone, IntegrityError) as exc:
+        if isinstance(exc, IntegrityError) and "booking_no_overlap_on_bay" not in str(exc):
+            raise
+        raise _slot_taken(
+            workshop=workshop, service=service, starts_at=starts_at, channel=channel, exclude_booking_id=current.pk
+        ) from None
+    return locked
+
+
+def booking_import_visit(
+    *,
+    workshop: Workshop,
+    client: Client,
+    service: Service,
+    visited_on: date,
+    vehicle: Vehicle | None = None,
+    comment: str = "",
+) -> Booking:
+    """Record a past visit from an old system as a completed booking with channel ``import``.
+
+    Imported visits count for «returning client» and never as new bookings. They are
+    not held to hours or capacity (the old system's record is taken as it is), and a
+    visit already recorded for the client at the branch on that day is not duplicated.
+    """
+    if visited_on > timezone.localdate():
+        raise BookingRuleError("Дата визита в будущем.", code="visit_in_future")
+    starts_at = datetime.combine(visited_on, time(12), tzinfo=workshop.tz)
+    existing = Booking.objects.filter(
+        workshop=workshop, client=client, channel=BookingChannel.IMPORT, starts_at=starts_at
+    ).first()
+    if existing:
+        return existing
+    bay = Bay.objects.filter(workshop=workshop).order_by("position", "id").first()
+    if bay is None:
+        raise BookingRuleError(f"В филиале «{workshop}» нет ни одного поста.", code="no_suitable_bay")
+    with transaction.atomic():
+        booking = Booking.objects.create(
+            workshop=workshop, bay=bay, service=service, client=client, vehicle=vehicle,
+            starts_at=starts_at, ends_at=starts_at + timedelta(minutes=service.duration_minutes),
+            status=BookingStatus.COMPLETED, channel=BookingChannel.IMPORT, comment=comment[:2000],
+        )
+        BookingHistory.objects.create(
+            booking=booking, event=BookingEvent.CREATED, to_status=BookingStatus.COMPLETED,
+            new_starts_at=starts_at, actor="Импорт",
+        )
+        client_link_workshop(client=client, workshop=workshop)
+    return booking

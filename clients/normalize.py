@@ -1,0 +1,160 @@
+"""Normalisers for what identifies a client and a car: phone, INN, VIN, plate, e-mail.
+
+One set of rules for the whole system (admin, bot, API, importer), matching
+``shared/import-samples/README.md``. Each ``normalize_*`` returns the canonical form or
+raises a ``DomainError`` whose message says what is wrong with the value.
+"""
+
+import re
+
+import phonenumbers
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+
+from workshops.errors import DomainError
+
+
+class InvalidPhone(DomainError):
+    code = "invalid_phone"
+    default_message = "Не удалось распознать номер телефона. Пример: +7 912 345-67-89."
+
+
+class InvalidPlate(DomainError):
+    code = "invalid_plate"
+    default_message = "Госномер не похож на российский. Пример: А123ВС77."
+
+
+class InvalidVin(DomainError):
+    code = "invalid_vin"
+    default_message = "VIN — 17 символов: латинские буквы (кроме I, O, Q) и цифры."
+
+
+class InvalidInn(DomainError):
+    code = "invalid_inn"
+    default_message = "ИНН не прошёл проверку контрольной суммы."
+
+
+class InvalidEmail(DomainError):
+    code = "invalid_email"
+    default_message = "Адрес e-mail записан с ошибкой."
+
+
+_SCIENTIFIC = re.compile(r"^\s*\d+(?:[.,]\d+)?[eE][+-]?\d+\s*$")
+_EXTENSION = re.compile(r"(?:доб\.?|добав\w*\.?|ext\.?|вн\.?|x)\s*(\d{1,6})\s*$", re.IGNORECASE)
+
+
+def phone_digits_from_cell(value: object) -> str:
+    """A spreadsheet cell as phone text: ``89121234567.0`` (xls float) → ``89121234567``."""
+    if isinstance(value, bool) or value is None:
+        return ""
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    return str(value)
+
+
+def split_extension(raw: str) -> tuple[str, str]:
+    """``+7 495 123-45-67 доб. 12`` → (``+7 495 123-45-67``, ``12``)."""
+    match = _EXTENSION.search(raw)
+    if not match:
+        return raw, ""
+    return raw[: match.start()].rstrip(" ,;"), match.group(1)
+
+
+def normalize_phone(raw: object) -> str:
+    """One phone number as E.164 (``+79121234567``), extension dropped; ``InvalidPhone`` otherwise.
+
+    Placeholders (last seven digits alike), local numbers without a city code and numbers
+    Excel turned into scientific notation are refused even when ``phonenumbers`` would
+    accept their shape.
+    """
+    text = phone_digits_from_cell(raw).strip()
+    if not text:
+        raise InvalidPhone("Номер телефона не указан.")
+    if _SCIENTIFIC.match(text):
+        raise InvalidPhone(f"Номер «{text[:40]}» испорчен Excel (экспоненциальная запись).")
+    text, _ext = split_extension(text)
+    digits = re.sub(r"\D", "", text)
+    # Telegram sends contacts as "79121234567" without the plus.
+    if not text.lstrip().startswith(("+", "8")) and len(digits) == 11 and digits[0] == "7":
+        text = "+" + digits
+    try:
+        number = phonenumbers.parse(text, "RU")
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidPhone(f"Не удалось распознать номер «{text[:40]}».") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidPhone(f"Номер «{text[:40]}» не существует: проверьте количество цифр и код.")
+    national = str(number.national_number)
+    if len(set(national[-7:])) == 1:
+        raise InvalidPhone(f"Номер «{text[:40]}» похож на заглушку.")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def format_phone(e164: str) -> str:
+    """``+79121234567`` → ``+7 912 123-45-67`` for people to read."""
+    try:
+        return phonenumbers.format_number(phonenumbers.parse(e164, "RU"), phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    except phonenumbers.NumberParseException:
+        return e164
+
+
+def phone_search_variant(text: str) -> str | None:
+    """E.164 of a search query that looks like a phone in any format, else ``None``."""
+    if len(re.sub(r"\D", "", text)) < 10:
+        return None
+    try:
+        return normalize_phone(text)
+    except InvalidPhone:
+        return None
+
+
+# Cyrillic letters that look like Latin ones, both ways.
+_CYR_TO_LAT = str.maketrans("АВЕКМНОРСТУХ", "ABEKMHOPCTYX")
+_LAT_TO_CYR = str.maketrans("ABEKMHOPCTYX", "АВЕКМНОРСТУХ")
+_VIN = re.compile(r"^[A-HJ-NPR-Z0-9]{17}$")
+_PLATE = re.compile(r"^[АВЕКМНОРСТУХ]\d{3}[АВЕКМНОРСТУХ]{2}\d{2,3}$")
+
+
+def normalize_vin(raw: str) -> str:
+    vin = re.sub(r"[\s-]", "", str(raw)).upper().translate(_CYR_TO_LAT)
+    if not _VIN.match(vin):
+        raise InvalidVin(f"VIN «{str(raw)[:40]}» не подходит: нужно 17 символов, латиница без I, O, Q и цифры.")
+    return vin
+
+
+def normalize_plate(raw: str) -> str:
+    plate = re.sub(r"[\s\-_.]", "", str(raw)).upper()
+    plate = re.sub(r"RUS$", "", plate).translate(_LAT_TO_CYR)
+    if not _PLATE.match(plate):
+        raise InvalidPlate(f"Госномер «{str(raw)[:40]}» не похож на российский. Пример: А123ВС77.")
+    return plate
+
+
+def _inn_checksum(digits: list[int], weights: list[int]) -> int:
+    return sum(d * w for d, w in zip(digits, weights)) % 11 % 10
+
+
+def normalize_inn(raw: object) -> str:
+    inn = re.sub(r"\s", "", phone_digits_from_cell(raw))
+    if not inn.isdigit() or len(inn) not in (10, 12):
+        raise InvalidInn(f"ИНН «{str(raw)[:40]}»: нужно 10 цифр (организация) или 12 (ИП, физлицо).")
+    d = [int(c) for c in inn]
+    if len(inn) == 10:
+        ok = d[9] == _inn_checksum(d, [2, 4, 10, 3, 5, 9, 4, 6, 8])
+    else:
+        ok = d[10] == _inn_checksum(d, [7, 2, 4, 10, 3, 5, 9, 4, 6, 8]) and d[11] == _inn_checksum(
+            d, [3, 7, 2, 4, 10, 3, 5, 9, 4, 6, 8]
+        )
+    if not ok:
+        raise InvalidInn(f"ИНН «{inn}» не прошёл проверку контрольной суммы.")
+    return inn
+
+
+def normalize_email(raw: str) -> str:
+    email = str(raw).strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError as exc:
+        raise InvalidEmail(f"Адрес e-mail «{str(raw)[:60]}» записан с ошибкой.") from exc
+    return email

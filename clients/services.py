@@ -1,0 +1,80 @@
+"""Writes about clients: one function per write, used by admin, bot, API and importer."""
+
+from django.db import IntegrityError, transaction
+
+from clients.models import Client, ClientPhone, Vehicle
+from clients.normalize import normalize_phone, normalize_plate, normalize_vin
+from workshops.errors import DomainError
+from workshops.models import Workshop
+
+
+class InvalidName(DomainError):
+    code = "invalid_name"
+    default_message = "Укажите имя: хотя бы одну букву, не длиннее 300 символов."
+
+
+def clean_name(raw: str) -> str:
+    """A person's or company's name as typed, trimmed; refuses empty, letterless and control-character names."""
+    name = " ".join(str(raw).replace("\x00", "").split())
+    if not name or not any(ch.isalpha() for ch in name):
+        raise InvalidName()
+    if len(name) > 300:
+        raise InvalidName("Имя слишком длинное: не больше 300 символов.")
+    return name
+
+
+def client_link_workshop(*, client: Client, workshop: Workshop) -> None:
+    """Make the client visible to the branch's staff (idempotent)."""
+    client.workshops.add(workshop)
+
+
+@transaction.atomic
+def client_get_or_create_by_phone(
+    *, phone: str, name: str = "", workshop: Workshop | None = None
+) -> tuple[Client, bool]:
+    """The client owning ``phone`` (any format), or a new one named ``name``.
+
+    Raises ``InvalidPhone`` for a number that is not one, ``InvalidName`` when a new
+    client would have no usable name. An existing client's name is never overwritten.
+    """
+    number = normalize_phone(phone)
+    existing = ClientPhone.objects.select_related("client").filter(number=number).first()
+    if existing:
+        client, created = existing.client, False
+    else:
+        clean = clean_name(name)
+        try:
+            with transaction.atomic():
+                client = Client.objects.create(name=clean)
+                ClientPhone.objects.create(client=client, number=number)
+            created = True
+        except IntegrityError:
+            # Someone registered the same number a moment ago: use theirs.
+            client, created = ClientPhone.objects.get(number=number).client, False
+    if workshop is not None:
+        client_link_workshop(client=client, workshop=workshop)
+    return client, created
+
+
+@transaction.atomic
+def vehicle_add(
+    *, client: Client, plate: str = "", vin: str = "", make: str = "", model: str = ""
+) -> Vehicle:
+    """Add a car to the client, or return theirs with the same plate or VIN.
+
+    Raises ``InvalidPlate`` / ``InvalidVin`` for values that are not one, and a
+    ``DomainError`` when neither is given or the VIN belongs to another client's car.
+    """
+    plate = normalize_plate(plate) if plate.strip() else ""
+    vin = normalize_vin(vin) if vin.strip() else ""
+    if not plate and not vin:
+        raise DomainError("Укажите госномер или VIN автомобиля.", code="vehicle_identity_missing")
+    mine = client.vehicles.all()
+    existing = (vin and mine.filter(vin=vin).first()) or (plate and mine.filter(plate=plate).first())
+    if existing:
+        return existing
+    if vin and Vehicle.objects.filter(vin=vin).exists():
+        raise DomainError("Автомобиль с таким VIN уже записан на другого клиента.", code="vin_taken")
+    return Vehicle.objects.create(
+        client=client, plate=plate, vin=vin, make=" ".join(make.split())[:100], model=" ".join(model.split())[:100]
+    )

@@ -1,0 +1,79 @@
+"""Phones, plates, VINs and INNs are normalised one way everywhere."""
+
+import pytest
+
+from clients.normalize import (
+    InvalidInn,
+    InvalidPhone,
+    InvalidPlate,
+    InvalidVin,
+    normalize_inn,
+    normalize_phone,
+    normalize_plate,
+    normalize_vin,
+    phone_search_variant,
+)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["+7 912 123-45-67", "8 (912) 123-45-67", "89121234567", "79121234567", "9121234567", 89121234567, 89121234567.0,
+     "+7(912)1234567 доб. 15", " 8-912-123-45-67 "],
+)
+def test_every_common_way_of_writing_a_mobile_gives_one_e164(raw):
+    assert normalize_phone(raw) == "+79121234567"
+
+
+def test_foreign_numbers_are_kept():
+    assert normalize_phone("+375 29 123-45-67") == "+375291234567"
+    assert normalize_phone("+7 701 234 5678") == "+77012345678"
+
+
+@pytest.mark.parametrize(
+    ("raw", "word"),
+    [
+        ("", "не указан"),
+        ("89990000000", "заглушк"),
+        ("+7 900 111-11-11", "заглушк"),
+        ("7.91212E+10", "экспоненциальн"),
+        ("123-45-67", "не существует"),
+        ("позвонить позже", "распознать"),
+        ("+7 912 123", "не существует"),
+    ],
+)
+def test_placeholders_and_broken_numbers_are_refused_with_a_reason(raw, word):
+    with pytest.raises(InvalidPhone) as info:
+        normalize_phone(raw)
+    assert word in info.value.message
+
+
+def test_a_search_query_in_any_phone_format_finds_the_e164_form():
+    assert phone_search_variant("8 912 123 45 67") == "+79121234567"
+    assert phone_search_variant("Петров") is None
+
+
+@pytest.mark.parametrize("raw", ["а123вс77", "A123BC77", "А 123 ВС 777", "a123bc77rus", "А123ВС 77 RUS"])
+def test_plates_in_latin_or_cyrillic_and_with_spaces_become_one(raw):
+    assert normalize_plate(raw)[:6] == "А123ВС"
+
+
+@pytest.mark.parametrize("raw", ["123", "Б123ВС77", "А123ВС", "AAAAAAAA"])
+def test_what_is_not_a_russian_plate_is_refused(raw):
+    with pytest.raises(InvalidPlate):
+        normalize_plate(raw)
+
+
+def test_vin_maps_cyrillic_look_alikes_and_refuses_i_o_q():
+    assert normalize_vin("XTA21099О43012345".replace("О", "0")) == "XTA21099043012345"
+    assert normalize_vin("хта21099043012345") == "XTA21099043012345"
+    for bad in ("XTA2109904301234", "XTA2109904301234I", "XTAO1099043012345"):
+        with pytest.raises(InvalidVin):
+            normalize_vin(bad)
+
+
+def test_inn_checksums():
+    assert normalize_inn("7707083893") == "7707083893"  # a 10-digit company INN
+    assert normalize_inn("500100732259") == "500100732259"  # a 12-digit personal INN
+    for bad in ("7707083894", "12345", "500100732258"):
+        with pytest.raises(InvalidInn):
+            normalize_inn(bad)
