@@ -8,7 +8,8 @@
 #    the one-shot migrate finished with 0; exactly one beat runs.
 # 3. Through the web service's published port: /healthz answers, the admin login page answers over
 #    the proxy's https header, a hashed static file is served with a far-future cache header,
-#    plain http redirects to https, an unknown Host is refused.
+#    plain http redirects to https, an unknown Host is refused; a superuser made with
+#    `docker compose exec web python manage.py createsuperuser` logs into the admin.
 # 4. `docker compose exec web python manage.py check --deploy` passes (warnings count as failures).
 # 5. The worker runs a task sent from web through Redis.
 #    TODO(issue 4): the worker sends a notification (outbox row -> Telegram / e-mail).
@@ -120,6 +121,22 @@ headers=$(curl --silent --fail --dump-header - --output /dev/null -H "Host: $hos
 grep -qi '^cache-control:.*immutable' <<< "$headers" || fail "static file without a far-future cache header"
 ok "static file $static served by whitenoise, cached for good"
 [ "$(code -H "Host: $host" "$base/admin/login/")" = 301 ] && ok "plain http redirects to https"
+
+password=$(random_hex 16)
+docker compose exec -T -e DJANGO_SUPERUSER_PASSWORD="$password" web \
+  python manage.py createsuperuser --noinput --username verify --email verify@example.invalid > /dev/null
+ok "createsuperuser through docker compose exec"
+# curl keeps Secure cookies to https URLs, and this is plain http behind a pretend proxy: carry them by hand.
+csrf=$(curl --silent --fail --dump-header - --output /dev/null -H "Host: $host" -H "X-Forwarded-Proto: https" "$base/admin/login/" |
+  sed -n 's/^[Ss]et-[Cc]ookie: csrftoken=\([^;]*\).*/\1/p')
+session=$(curl --silent --dump-header - --output /dev/null -H "Host: $host" -H "X-Forwarded-Proto: https" \
+  -H "Cookie: csrftoken=$csrf" -H "Origin: https://$host" \
+  --data-urlencode "csrfmiddlewaretoken=$csrf" --data-urlencode "username=verify" --data-urlencode "password=$password" \
+  --data-urlencode "next=/admin/" "$base/admin/login/" | sed -n 's/^[Ss]et-[Cc]ookie: sessionid=\([^;]*\).*/\1/p')
+[ -n "$session" ] || fail "admin login did not start a session"
+[ "$(code -H "Host: $host" -H "X-Forwarded-Proto: https" -H "Cookie: sessionid=$session" "$base/admin/")" = 200 ] \
+  || fail "the admin index does not open after login"
+ok "admin login through web: the session opens the admin index"
 [ "$(code -H "Host: attacker.invalid" -H "X-Forwarded-Proto: https" "$base/admin/login/")" = 400 ] && ok "unknown Host refused"
 
 step "manage.py check --deploy"
