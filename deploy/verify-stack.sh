@@ -18,8 +18,9 @@
 # 7. A backup taken with the backup service and restored with deploy/restore-stack.sh brings back
 #    exactly the data of that moment.
 #
-# The project is "sto-verify" on 127.0.0.1:18000 with generated secrets, so a production stack on
-# the same host is not touched; it is removed with its volumes at the end (VERIFY_KEEP=1 keeps it).
+# The project is "sto-verify" on 127.0.0.1:18000 with generated secrets and its own image tag
+# (sto-booking:verify), so a production stack on the same host is not touched; it is removed with
+# its volumes at the end (VERIFY_KEEP=1 keeps it).
 # Knobs: COMPOSE_FILE (e.g. docker-compose.yml:deploy/images/compose.sandbox.yml where there is no
 # Docker Hub), VERIFY_PROJECT, VERIFY_WEB_PORT, VERIFY_NO_BUILD=1, VERIFY_KEEP=1.
 # The bot is started only when `manage.py runbot` exists and TELEGRAM_BOT_TOKEN is set in this
@@ -41,6 +42,7 @@ ALLOWED_HOSTS=$host
 WEB_PORT=$port
 BOT_WEBHOOK_PORT=$((port + 1))
 BACKUP_DIR=$work/backups
+APP_IMAGE=sto-booking:verify
 TELEGRAM_BOT_TOKEN=${TELEGRAM_BOT_TOKEN:-}
 TELEGRAM_API_URL=${TELEGRAM_API_URL:-https://api.telegram.org/bot}
 EOF
@@ -86,7 +88,11 @@ if [ -z "${VERIFY_NO_BUILD:-}" ]; then
 fi
 
 step "up: ${services[*]}"
-up() { docker compose up --detach --wait --wait-timeout 300 "${services[@]}" > /dev/null; }
+up() {
+  local started=$SECONDS
+  docker compose up --detach --wait --wait-timeout 300 "${services[@]}" > /dev/null
+  ok "healthy $((SECONDS - started)) s after \`up\`"
+}
 check_health() {
   local service id state health
   for service in "${services[@]}"; do
@@ -140,7 +146,7 @@ ok "admin login through web: the session opens the admin index"
 [ "$(code -H "Host: attacker.invalid" -H "X-Forwarded-Proto: https" "$base/admin/login/")" = 400 ] && ok "unknown Host refused"
 
 step "manage.py check --deploy"
-docker compose exec -T web python manage.py check --deploy --fail-level WARNING
+docker compose exec -T web python manage.py check --deploy --fail-level WARNING && ok "no issues, warnings included"
 
 step "worker runs a task sent from web"
 task_id=$(in_web "from config.celery import app; print(app.send_task('celery.backend_cleanup').id)")
