@@ -66,10 +66,11 @@ def _local(day: date, moment: time, workshop: Workshop) -> datetime:
 
 def load_schedule(*, workshop: Workshop, first_day: date, last_day: date) -> dict[date, DaySchedule]:
     """The branch's open intervals for each local date in ``[first_day, last_day]`` (one query)."""
-    hours = WorkingHours.objects.filter(workshop=workshop).annotate(
+    # No ORDER BY in the parts of the UNION: SQLite (the demo) refuses it (the models' Meta.ordering).
+    hours = WorkingHours.objects.filter(workshop=workshop).order_by().annotate(
         closed_on=Value(None, output_field=DateField()),
     ).values_list("weekday", "opens_at", "closes_at", "break_starts", "break_ends", "closed_on")
-    closed = ClosedDay.objects.filter(workshop=workshop, date__range=(first_day, last_day)).annotate(
+    closed = ClosedDay.objects.filter(workshop=workshop, date__range=(first_day, last_day)).order_by().annotate(
         weekday=Value(None, output_field=IntegerField()),
         opens_at=Value(None, output_field=TimeField()),
         closes_at=Value(None, output_field=TimeField()),
