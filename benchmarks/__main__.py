@@ -80,6 +80,28 @@ def table(rows: list[dict], markdown: bool) -> str:
     return "\n".join([line(COLUMNS), line("-" * w for w in widths), *(line(c) for c in cells)])
 
 
+def machine() -> str:
+    """One line describing where the figures come from: CPUs, memory, load, Python, PostgreSQL."""
+    import os
+    import platform
+
+    model = next((line.split(":", 1)[1].strip() for line in _read("/proc/cpuinfo").splitlines()
+                  if line.startswith("model name")), platform.processor() or "?")
+    mem_kb = next((int(line.split()[1]) for line in _read("/proc/meminfo").splitlines()
+                   if line.startswith("MemTotal")), 0)
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    postgres = subprocess.run(["psql", "--version"], capture_output=True, text=True).stdout.strip() or "psql not found"
+    return (f"{os.cpu_count()} CPUs ({model}), {mem_kb / 1024 / 1024:.0f} GiB, load average {load}; "
+            f"Python {platform.python_version()}; {postgres}")
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError:
+        return ""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help="benchmarks to run (default: all)")
@@ -91,12 +113,14 @@ def main() -> None:
     if args.child:
         run_child(args.child, args.out)
         return
+    print(machine(), flush=True)
     rows, all_ok = [], True
     for module in select(args.names):
         module_rows, ok = run_module(module)
         rows += module_rows
         all_ok &= ok
     print()
+    print(machine())
     print(table(rows, args.markdown))
     if args.json:
         Path(args.json).write_text(json.dumps(rows, ensure_ascii=False, indent=2, default=str))
