@@ -28,7 +28,7 @@ from bookings.admin_forms import JournalBookingForm
 from bookings.availability import DaySchedule, load_schedule
 from bookings.models import ACTIVE_STATUSES, Booking, BookingStatus
 from clients.models import ClientPhone
-from clients.normalize import format_phone
+from clients.selectors import display_phone
 from workshops.models import Bay, Service, Workshop
 from workshops.selectors import workshops_for_user
 
@@ -134,7 +134,7 @@ def build_journal(
         top = y(max(booking.starts_at, start))
         return Block(
             booking=booking, top=top, height=max(y(min(booking.ends_at, end)) - top, ROW_PX // 2),
-            time_label=f"{starts:%H:%M}–{ends:%H:%M}", phone=format_phone(phones[0].number) if phones else "",
+            time_label=f"{starts:%H:%M}–{ends:%H:%M}", phone=display_phone(phones[0].number) if phones else "",
             url=booking_url(booking),
         )
 

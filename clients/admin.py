@@ -8,10 +8,11 @@ from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import display
 
 from clients.models import Client, ClientPhone, Consent, Vehicle
-from clients.normalize import format_phone, normalize_phone, normalize_plate, normalize_vin
-from clients.selectors import client_search_q, plate_search_variant
+from clients.normalize import normalize_phone, normalize_plate, normalize_vin
+from clients.selectors import client_search_q, display_phone, plate_search_variant
 from workshops.admin_scope import BranchScopedAdminMixin, ScopedChoicesMixin
 from workshops.errors import DomainError
+from workshops.unfold_speedups import FastActionCheckboxMixin
 
 
 def _normalised(value: str, normalise) -> str:
@@ -82,7 +83,7 @@ class ConsentInline(TabularInline):
 
 
 @admin.register(Client)
-class ClientAdmin(BranchScopedAdminMixin, ModelAdmin):
+class ClientAdmin(FastActionCheckboxMixin, BranchScopedAdminMixin, ModelAdmin):
     """Clients. Search finds a client by name, by a phone in any format and by plate."""
 
     branch_path = "workshops"
@@ -112,7 +113,7 @@ class ClientAdmin(BranchScopedAdminMixin, ModelAdmin):
 
     @display(description="телефоны")
     def phones_display(self, obj: Client) -> str:
-        return ", ".join(format_phone(phone.number) for phone in obj.phones.all())
+        return ", ".join(display_phone(phone.number) for phone in obj.phones.all())
 
     @display(description="автомобили")
     def vehicles_display(self, obj: Client) -> str:
@@ -124,7 +125,7 @@ class ClientAdmin(BranchScopedAdminMixin, ModelAdmin):
 
 
 @admin.register(Vehicle)
-class VehicleAdmin(BranchScopedAdminMixin, ModelAdmin):
+class VehicleAdmin(FastActionCheckboxMixin, BranchScopedAdminMixin, ModelAdmin):
     branch_path = "client__workshops"
     form = VehicleForm
     list_display = ("__str__", "plate", "vin", "client", "year")

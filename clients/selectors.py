@@ -1,11 +1,12 @@
 """Reads about clients: finding a client by what staff type into a search box."""
 
 import re
+from functools import lru_cache
 
 from django.db.models import Q
 
 from clients.models import ClientPhone, Vehicle
-from clients.normalize import InvalidPlate, normalize_plate, phone_search_variant
+from clients.normalize import InvalidPlate, format_phone, normalize_plate, phone_search_variant
 
 _LAT_TO_CYR = str.maketrans("ABEKMHOPCTYX", "АВЕКМНОРСТУХ")
 MIN_PARTIAL_DIGITS = 4
@@ -14,32 +15,34 @@ MIN_PARTIAL_DIGITS = 4
 def client_search_q(term: str) -> Q:
     """Clients matching ``term`` typed by staff: a name, a phone in any format, a plate.
 
-    * every word of the term in the name (``петров иван`` finds «Иван Петров»);
     * a whole phone in any format (``8 (912) 123-45-67``, ``+7912…``, ``9121234567``),
-      normalised to E.164 and matched exactly;
-    * a tail of a phone number (at least four digits: ``4567``, ``45-67``);
-    * a plate in any spelling (``a123bc 77``, ``А 123 ВС 777 RUS``), normalised, or part of one;
-    * an INN.
+      normalised to E.164 and matched exactly — and then nothing else is searched;
+    * a whole plate in any spelling (``a123bc 77``, ``А 123 ВС 777 RUS``), normalised and
+      matched exactly — and then nothing else is searched;
+    * otherwise: every word of the term in the name (``петров иван`` finds «Иван Петров»),
+      a tail of a phone (four digits or more: ``4567``, ``45-67``), part of a plate
+      (``123ВС``), an INN.
 
-    An empty term matches nothing. Phone and plate lookups are semi-joins on indexed columns.
+    An empty term matches nothing. Whole phones and plates are semi-joins on unique or
+    indexed columns, so the common searches do not scan the clients table.
     """
     term = " ".join(term.split())
     if not term:
         return Q(pk__in=[])
-    words = term.split(" ")
-    q = Q()
-    for word in words:
-        q &= Q(name__icontains=word)
+    if phone := phone_search_variant(term):
+        return Q(pk__in=ClientPhone.objects.filter(number=phone).values("client_id"))
+    if plate := plate_search_variant(term):
+        return Q(pk__in=Vehicle.objects.filter(plate=plate).values("client_id"))
+    q = Q(pk__in=[])
+    if any(ch.isalpha() for ch in term):
+        words = Q()
+        for word in term.split(" "):
+            words &= Q(name__icontains=word)
+        q |= words
     digits = re.sub(r"\D", "", term)
-    phone = phone_search_variant(term)
-    if phone:
-        q |= Q(pk__in=ClientPhone.objects.filter(number=phone).values("client_id"))
-    elif len(digits) >= MIN_PARTIAL_DIGITS and not re.search(r"[^\d\s()+\-.]", term):
+    if len(digits) >= MIN_PARTIAL_DIGITS and re.fullmatch(r"[\d\s()+\-.]+", term):
         q |= Q(pk__in=ClientPhone.objects.filter(number__contains=digits).values("client_id"))
-    plate = plate_search_variant(term)
-    if plate:
-        q |= Q(pk__in=Vehicle.objects.filter(plate=plate).values("client_id"))
-    elif fragment := _plate_fragment(term):
+    if fragment := _plate_fragment(term):
         q |= Q(pk__in=Vehicle.objects.filter(plate__contains=fragment).values("client_id"))
     if digits == term and len(digits) in (10, 12):
         q |= Q(inn=digits)
@@ -62,3 +65,9 @@ def _plate_fragment(term: str) -> str | None:
     if fragment.isdigit():
         return None  # digits alone are a phone tail, not a plate
     return fragment
+
+
+@lru_cache(maxsize=20_000)
+def display_phone(e164: str) -> str:
+    """``format_phone`` remembered: lists and the journal show the same numbers all day."""
+    return format_phone(e164)

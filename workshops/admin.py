@@ -12,6 +12,7 @@ from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import display
 
 from workshops import admin_accounts  # noqa: F401  (re-registers auth and third-party admins first)
+from workshops import unfold_speedups
 from workshops.admin_scope import (
     BranchScopedAdminMixin,
     CompanyWideAdminMixin,
@@ -21,6 +22,8 @@ from workshops.admin_scope import (
 )
 from workshops.models import Bay, ClosedDay, Company, Service, StaffMembership, Workshop, WorkingHours
 from workshops.selectors import user_is_owner
+
+unfold_speedups.install()
 
 
 @admin.register(Company)
