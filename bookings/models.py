@@ -84,6 +84,8 @@ class Booking(models.Model):
             models.Index(fields=["bay", "starts_at"], name="booking_bay_starts_idx"),
             models.Index(fields=["client", "starts_at"], name="booking_client_starts_idx"),
             models.Index(fields=["status", "starts_at"], name="booking_status_starts_idx"),
+            # The admin list across branches (owner, or staff of several) pages in date order.
+            models.Index(fields=["starts_at"], name="booking_starts_idx"),
         ]
 
     def __str__(self) -> str:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from django.templatetags.static import static
+from django.urls import reverse_lazy
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -126,6 +128,8 @@ AUTH_PASSWORD_VALIDATORS = [
 
 LANGUAGE_CODE = "ru"
 LANGUAGES = [("ru", "Русский")]
+# Russian for django-unfold's own interface strings, which it ships in English only.
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env.str("TIME_ZONE", default="Europe/Moscow")
 USE_I18N = True
 USE_TZ = True
@@ -187,12 +191,74 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {"TITLE": "sto-booking API", "VERSION": "1.0.0"}
 
 # --- Admin theme ----------------------------------------------------------------
+def _can(permission: str):
+    """Sidebar permission callback: show the item to users holding ``permission``."""
+    return lambda request: request.user.has_perm(permission)
+
+
+def _admin_url(name: str):
+    return reverse_lazy(f"admin:{name}")
+
+
 UNFOLD = {
     "SITE_TITLE": "Запись в СТО",
     "SITE_HEADER": "Запись в СТО",
     "SITE_SYMBOL": "car_repair",
     "SHOW_HISTORY": True,
-    "SIDEBAR": {"show_search": True, "show_all_applications": True},
+    "STYLES": [lambda request: static("bookings/admin.css")],
+    "SIDEBAR": {
+        "show_search": True,
+        "show_all_applications": True,
+        # Other apps add their pages as groups here (reports, imports, notifications).
+        "navigation": [
+            {
+                "title": "Работа",
+                "items": [
+                    {"title": "Журнал записи", "icon": "calendar_view_week",
+                     "link": _admin_url("bookings_booking_journal"), "permission": _can("bookings.view_booking")},
+                    {"title": "Записи", "icon": "event_note", "link": _admin_url("bookings_booking_changelist"),
+                     "permission": _can("bookings.view_booking"),
+                     "active": lambda request: request.path.startswith("/admin/bookings/booking/")
+                     and "/journal/" not in request.path},
+                    {"title": "Клиенты", "icon": "group", "link": _admin_url("clients_client_changelist"),
+                     "permission": _can("clients.view_client")},
+                    {"title": "Автомобили", "icon": "directions_car", "link": _admin_url("clients_vehicle_changelist"),
+                     "permission": _can("clients.view_vehicle")},
+                ],
+            },
+            {
+                "title": "Филиалы",
+                "separator": True,
+                "items": [
+                    {"title": "Филиалы", "icon": "store", "link": _admin_url("workshops_workshop_changelist"),
+                     "permission": _can("workshops.view_workshop")},
+                    {"title": "Посты", "icon": "garage", "link": _admin_url("workshops_bay_changelist"),
+                     "permission": _can("workshops.view_bay")},
+                    {"title": "Услуги", "icon": "build", "link": _admin_url("workshops_service_changelist"),
+                     "permission": _can("workshops.view_service")},
+                    {"title": "Сотрудники филиалов", "icon": "badge",
+                     "link": _admin_url("workshops_staffmembership_changelist"),
+                     "permission": _can("workshops.view_staffmembership")},
+                    {"title": "Компания", "icon": "domain", "link": _admin_url("workshops_company_changelist"),
+                     "permission": _can("workshops.view_company")},
+                ],
+            },
+            {
+                "title": "Журналы и доступ",
+                "separator": True,
+                "collapsible": True,
+                "items": [
+                    {"title": "История записей", "icon": "history",
+                     "link": _admin_url("bookings_bookinghistory_changelist"),
+                     "permission": _can("bookings.view_bookinghistory")},
+                    {"title": "Пользователи", "icon": "person", "link": _admin_url("auth_user_changelist"),
+                     "permission": "workshops.admin_scope.owner_only"},
+                    {"title": "Группы прав", "icon": "groups", "link": _admin_url("auth_group_changelist"),
+                     "permission": "workshops.admin_scope.owner_only"},
+                ],
+            },
+        ],
+    },
 }
 
 # --- Security (behind a TLS-terminating reverse proxy in production) -------------
