@@ -94,3 +94,39 @@ class Report:
     @property
     def is_multi_branch(self) -> bool:
         return len(self.workshops) > 1
+
+
+# Column headers of every table (dashboard, XLSX, CSV, e-mail), in display order.
+FIGURE_LABELS: dict[str, str] = {
+    "new": "Новые записи",
+    "confirmed": "Подтверждены",
+    "completed": "Выполненные визиты",
+    "cancelled": "Отменены",
+    "no_show": "Неявки",
+    "telegram_new": "Записи через Telegram",
+    "telegram_share": "Доля записей через Telegram",
+    "visited_clients": "Клиенты с визитами",
+    "returning_clients": "Вернувшиеся клиенты",
+    "returning_share": "Доля вернувшихся",
+    "booked_clients": "Клиенты с записями",
+    "telegram_clients": "Клиенты с Telegram",
+    "telegram_client_share": "Доля клиентов с Telegram",
+}
+SHARES = frozenset({"returning_share", "telegram_share", "telegram_client_share"})
+BOOKING_COUNTS = ("new", "confirmed", "completed", "cancelled", "no_show", "telegram_new", "telegram_share")
+DAY_COLUMNS = BOOKING_COUNTS + ("visited_clients", "returning_clients", "returning_share")
+BRANCH_COLUMNS = tuple(FIGURE_LABELS)
+
+
+def format_count(value: int | None) -> str:
+    """``12345`` → ``"12 345"`` (a no-break space between thousands, as Russian texts write it)."""
+    return f"{value or 0:,}".replace(",", "\u00a0")
+
+
+def format_share(value: float) -> str:
+    """``0.4286`` → ``"42,9 %"``."""
+    return f"{value * 100:.1f}".replace(".", ",") + "\u00a0%"
+
+
+def format_figure(name: str, value: int | float | None) -> str:
+    return format_share(value or 0.0) if name in SHARES else format_count(value)
