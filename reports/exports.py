@@ -169,6 +169,7 @@ def _summary_sheet(workbook: Workbook, report: Report, previous: Report) -> None
         change = (now[name] or 0) - (before[name] or 0)
         sheet.append([label, sheet.figure(name, now[name]), sheet.figure(name, before[name]),
                       sheet.figure(name, change)])
+    sheet.append([OCCUPANCY_LABELS[2], sheet.cell(report.total_occupancy.share, number_format=SHARE_FORMAT)])
 
 
 def _services(report: Report) -> list[tuple[str, Figures]]:
@@ -230,7 +231,7 @@ def write_csv(data: ReportData, out: IO[bytes]) -> None:
     text = io.TextIOWrapper(out, encoding="utf-8-sig", newline="")
     writer = csv.writer(text, delimiter=";")
     writer.writerow(CSV_HEADERS)
-    writer.writerow(_csv_row("Итого", report.period.label, report.total))
+    writer.writerow(_csv_row("Итого", report.period.label, report.total, report.total_occupancy.share))
     writer.writerow(_csv_row("Предыдущий период", data.previous.period.label, data.previous.total))
     for day, figures in report.by_day.items():
         writer.writerow(_csv_row("День", f"{day:%d.%m.%Y}", figures))

@@ -92,8 +92,12 @@ class Report:
     occupancy: dict[int, Occupancy] = field(default_factory=dict)
 
     @property
-    def is_multi_branch(self) -> bool:
-        return len(self.workshops) > 1
+    def total_occupancy(self) -> Occupancy:
+        """All branches' booked minutes ÷ all their open minutes."""
+        return Occupancy(
+            booked_minutes=sum(o.booked_minutes for o in self.occupancy.values()),
+            open_minutes=sum(o.open_minutes for o in self.occupancy.values()),
+        )
 
 
 # Column headers of every table (dashboard, XLSX, CSV, e-mail), in display order.

@@ -46,7 +46,10 @@ def report_workshops_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySe
 
 
 def user_sees_reports(user: AbstractBaseUser | AnonymousUser) -> bool:
-    return user.is_authenticated and user.is_active and report_workshops_for_user(user).exists()
+    """Owners always (an installation without branches yet shows zeros); managers of some branch."""
+    if not (user.is_authenticated and user.is_active):
+        return False
+    return user_is_owner(user) or report_workshops_for_user(user).exists()
 
 
 # --- period scope -------------------------------------------------------------------
