@@ -46,13 +46,14 @@ def _value(figures: Figures, name: str) -> int | float:
 def _delta(name: str, now: int | float, before: int | float) -> tuple[str, str]:
     """The change against the previous period as text, and whether it is up, down or flat."""
     if name in SHARES:
-        points = (now - before) * 100
-        text = f"{points:+.1f}".replace(".", ",") + " п.п."
-        diff = points
+        diff = round((now - before) * 100, 1)
+        text = f"{diff:+.1f}".replace(".", ",") + " п.п."
     else:
         diff = now - before
-        text = f"{diff:+d}" + (f" ({diff / before * 100:+.0f} %)" if before else "")
-    return text.replace("-", "−"), "up" if diff > 0 else "down" if diff < 0 else "flat"
+        text = f"{diff:+d}" + (f" / {diff / before * 100:+.0f} %" if before else "")
+    if not diff:
+        return "без изменений", "flat"
+    return text.replace("-", "−"), "up" if diff > 0 else "down"
 
 
 def cards(report: Report, previous: Report) -> list[dict[str, Any]]:
