@@ -4,23 +4,27 @@ Every figure is counted in SQL over the period ``[start, end)`` taken in each br
 time zone (a branch in Novosibirsk and one in Moscow each count their own local dates).
 The additive counts come from three grouped queries (created, completed, moved to a
 status) at the grain *branch × local day × channel × service*, rolled up here; distinct
-client counts need their own queries per breakdown. A detailed report costs about a
-dozen queries whatever the period; ``detail=False`` (the comparison period) about five.
+client counts are one query each (visits, bookings), grouped per breakdown in SQL. A detailed report costs about a
+dozen queries whatever the period; ``detail=False`` (the comparison period) six.
 """
 
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Case, Count, DateField, Exists, F, OuterRef, Q, QuerySet, Sum, When
+from django.db import connection, transaction
+from django.db.models import (
+    BooleanField, Case, Count, DateField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet, Sum, When,
+)
 from django.db.models.functions import TruncDate
 
 from bookings.availability import load_schedule
 from bookings.models import Booking, BookingChannel, BookingEvent, BookingHistory, BookingStatus
-from reports.figures import Figures, Occupancy, Report
+from reports.figures import ADDITIVE, Figures, Occupancy, Report
 from reports.periods import Period
 from workshops.models import Bay, Service, StaffRole, Workshop
 from workshops.selectors import user_is_owner, workshops_for_user
@@ -109,17 +113,34 @@ def report_figures(*, workshops: Sequence[Workshop], period: Period, detail: boo
     if not workshops:
         return report
     scope = _Scope.of(workshops, period)
-    _add_created(report, scope, detail)
-    _add_completed(report, scope, detail)
-    _add_moved(report, scope, detail)
-    _add_visited_clients(report, scope, detail)
-    _add_booked_clients(report, scope, detail)
-    if detail:
-        _add_occupancy(report, scope)
-        report.service_names = dict(
-            Service.objects.filter(pk__in=report.by_service).values_list("id", "name")
-        )
+    with _report_transaction():
+        _add_created(report, scope, detail)
+        _add_completed(report, scope, detail)
+        _add_moved(report, scope, detail)
+        _add_visited_clients(report, scope, detail)
+        _add_booked_clients(report, scope, detail)
+        if detail:
+            _add_occupancy(report, scope)
+            report.service_names = dict(
+                Service.objects.filter(pk__in=report.by_service).values_list("id", "name")
+            )
     return report
+
+
+@contextmanager
+def _report_transaction() -> Iterator[None]:
+    """The report's queries in one transaction; on PostgreSQL, planned without JIT.
+
+    PostgreSQL JIT-compiles any query whose estimated cost passes ``jit_above_cost``, and
+    these short aggregates over a month of a large table do: compiling took ~100 ms per
+    query, several times the query itself (benchmarks/bench_reports.py). ``SET LOCAL``
+    ends with the transaction.
+    """
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL jit = off")
+        yield
 
 
 def _zero_clients(figures: Figures, *, booked: bool = True) -> Figures:
@@ -129,18 +150,27 @@ def _zero_clients(figures: Figures, *, booked: bool = True) -> Figures:
     return figures
 
 
-def _rollup(report: Report, detail: bool, *, workshop_id: int, day: date, channel: str, service_id: int,
-            **counts: int) -> None:
+_GRAIN = ("workshop_id", "day", "channel", "service_id")
+
+
+def _grouped(queryset: QuerySet, keys: Sequence[str], **counts: Count) -> list[dict]:
+    """``counts`` per combination of ``keys`` (one row per group), or one row for the whole queryset."""
+    if not keys:
+        return [queryset.aggregate(**counts)]
+    return list(queryset.values(*keys).annotate(**counts).order_by())
+
+
+def _rollup(report: Report, row: dict, detail: bool) -> None:
     """Add one grouped row's counts to the total and, in detail, to each breakdown it belongs to."""
-    row = Figures(**counts)
-    report.total.add(row)
+    counts = Figures(**{name: row[name] for name in ADDITIVE if name in row})
+    report.total.add(counts)
     if not detail:
         return
     for breakdown, key in (
-        (report.by_day, day), (report.by_branch, workshop_id),
-        (report.by_service, service_id), (report.by_channel, channel),
+        (report.by_day, row["day"]), (report.by_branch, row["workshop_id"]),
+        (report.by_service, row["service_id"]), (report.by_channel, row["channel"]),
     ):
-        breakdown.setdefault(key, Figures()).add(row)
+        breakdown.setdefault(key, Figures()).add(counts)
 
 
 def _add_created(report: Report, scope: _Scope, detail: bool) -> None:
@@ -149,65 +179,82 @@ def _add_created(report: Report, scope: _Scope, detail: bool) -> None:
         Exists(BookingHistory.objects.filter(booking=OuterRef("pk"), to_status=BookingStatus.CONFIRMED)),
         status=BookingStatus.CANCELLED,
     )
-    rows = (
-        Booking.objects.filter(scope.in_period("created_at"))
-        .exclude(channel=BookingChannel.IMPORT)
-        .annotate(day=scope.local_date("created_at"))
-        .values("workshop_id", "day", "channel", "service_id", "status")
-        .annotate(new=Count("id"), confirmed=Count("id", filter=ever_confirmed))
-        .order_by()
+    bookings = Booking.objects.filter(scope.in_period("created_at")).exclude(channel=BookingChannel.IMPORT)
+    if detail:
+        bookings = bookings.annotate(day=scope.local_date("created_at"))
+    rows = _grouped(
+        bookings, (*_GRAIN, "status") if detail else (),
+        new=Count("id"), confirmed=Count("id", filter=ever_confirmed),
+        telegram_new=Count("id", filter=Q(channel=BookingChannel.TELEGRAM)),
     )
     for row in rows:
-        status, channel = row.pop("status"), row["channel"]
-        telegram = row["new"] if channel == BookingChannel.TELEGRAM else 0
-        _rollup(report, detail, telegram_new=telegram, **row)
+        _rollup(report, row, detail)
         if detail:
-            key = (row["day"], channel)
+            key = (row["day"], row["channel"])
             report.new_by_day_channel[key] = report.new_by_day_channel.get(key, 0) + row["new"]
-            report.funnel[status] = report.funnel.get(status, 0) + row["new"]
+            report.funnel[row["status"]] = report.funnel.get(row["status"], 0) + row["new"]
 
 
 def _add_completed(report: Report, scope: _Scope, detail: bool) -> None:
     """Completed visits: status «completed» and the visit starts in the period (imported ones too)."""
-    rows = (
-        Booking.objects.filter(scope.in_period("starts_at"), status=BookingStatus.COMPLETED)
-        .annotate(day=scope.local_date("starts_at"))
-        .values("workshop_id", "day", "channel", "service_id")
-        .annotate(completed=Count("id"))
-        .order_by()
-    )
-    for row in rows:
-        _rollup(report, detail, **row)
+    visits = Booking.objects.filter(scope.in_period("starts_at"), status=BookingStatus.COMPLETED)
+    if detail:
+        visits = visits.annotate(day=scope.local_date("starts_at"))
+    for row in _grouped(visits, _GRAIN if detail else (), completed=Count("id")):
+        _rollup(report, row, detail)
 
 
 def _add_moved(report: Report, scope: _Scope, detail: bool) -> None:
-    """Bookings moved to «cancelled» / «no_show» in the period, whenever they were created."""
-    rows = (
-        BookingHistory.objects.filter(
-            scope.in_period("at", "booking__workshop_id"), event=BookingEvent.STATUS, to_status__in=_MOVED_TO
+    """Bookings moved to «cancelled» / «no_show» in the period, whenever they were created.
+
+    Each history row needs its booking's branch, channel and service: looked up index-only
+    in ``booking_report_covering_idx`` (reports migration 0002).
+    """
+    moves = BookingHistory.objects.filter(
+        scope.in_period("at", "booking__workshop_id"), event=BookingEvent.STATUS, to_status__in=_MOVED_TO
+    )
+    if detail:
+        moves = moves.annotate(
+            day=scope.local_date("at", "booking__workshop_id"), workshop_id=F("booking__workshop_id"),
+            channel=F("booking__channel"), service_id=F("booking__service_id"),
         )
-        .annotate(
-            day=scope.local_date("at", "booking__workshop_id"),
-            workshop_id=F("booking__workshop_id"),
-            channel=F("booking__channel"),
-            service_id=F("booking__service_id"),
-        )
-        .values("workshop_id", "day", "channel", "service_id", "to_status")
-        .annotate(n=Count("booking_id", distinct=True))
-        .order_by()
+    rows = _grouped(
+        moves, _GRAIN if detail else (),
+        cancelled=Count("booking_id", distinct=True, filter=Q(to_status=BookingStatus.CANCELLED)),
+        no_show=Count("booking_id", distinct=True, filter=Q(to_status=BookingStatus.NO_SHOW)),
     )
     for row in rows:
-        status, n = row.pop("to_status"), row.pop("n")
-        _rollup(report, detail, **row, **{"cancelled" if status == BookingStatus.CANCELLED else "no_show": n})
+        _rollup(report, row, detail)
 
 
-def _distinct_clients(queryset: QuerySet, group_by: str | None, **counts: Count) -> Iterator[tuple[object, dict]]:
-    """Distinct-client counts for the whole queryset (key ``None``) or per ``group_by`` value."""
-    if group_by is None:
-        yield None, queryset.aggregate(**counts)
-        return
-    for row in queryset.values(group_by).annotate(**counts).order_by():
-        yield row.pop(group_by), row
+_KEY_TYPES = {"w_id": "integer", "local_day": "date"}
+
+
+def _count_clients(rows: QuerySet, group_by: Sequence[str]) -> Iterator[tuple[str | None, object, int, int]]:
+    """Distinct clients (``c_id``) and those with ``flag`` set, overall and per ``group_by`` column.
+
+    ``rows`` selects ``c_id``, ``flag`` and the ``group_by`` columns. It is computed once
+    (a CTE) and counted per grouping with UNION ALL: one query instead of one per breakdown.
+    Yields ``(grouping or None for the whole, key, clients, flagged)``.
+    """
+    inner, params = rows.order_by().query.sql_with_params()
+    counts = "COUNT(DISTINCT c_id), COUNT(DISTINCT CASE WHEN flag THEN c_id END)"
+
+    def keys(grouped: str | None) -> str:
+        # Typed NULLs: UNION ALL resolves each column's type from its first branches.
+        return "".join(f"{c}, " if c == grouped else f"CAST(NULL AS {_KEY_TYPES[c]}), " for c in group_by)
+
+    selects = [f"SELECT NULL, {keys(None)}{counts} FROM report_rows"]
+    for column in group_by:
+        selects.append(f"SELECT '{column}', {keys(column)}{counts} FROM report_rows GROUP BY {column}")
+    sql = f"WITH report_rows AS ({inner}) " + " UNION ALL ".join(selects)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for grouping, *values in cursor.fetchall():
+            key = values[group_by.index(grouping)] if grouping else None
+            if grouping == "local_day" and isinstance(key, str):  # SQLite returns dates as text
+                key = date.fromisoformat(key)
+            yield grouping, key, values[-2], values[-1]
 
 
 def _add_visited_clients(report: Report, scope: _Scope, detail: bool) -> None:
@@ -216,43 +263,39 @@ def _add_visited_clients(report: Report, scope: _Scope, detail: bool) -> None:
     A client is returning when one of their visits in the period has an earlier completed
     visit anywhere in the company (clients are company-wide; imported history counts).
     So a client new to the shop who comes twice in the period is returning on the second visit.
+    The earlier visit is looked up in ``booking_client_completed_idx`` (reports migration 0002).
     """
     earlier_visit = Booking.objects.filter(
         client=OuterRef("client_id"), status=BookingStatus.COMPLETED, starts_at__lt=OuterRef("starts_at")
     )
-    visits = Booking.objects.filter(scope.in_period("starts_at"), status=BookingStatus.COMPLETED).annotate(
-        has_earlier=Exists(earlier_visit)
+    group_by = ["w_id", "local_day"] if detail else []
+    visits = (
+        Booking.objects.filter(scope.in_period("starts_at"), status=BookingStatus.COMPLETED)
+        .annotate(c_id=F("client_id"), flag=Exists(earlier_visit), w_id=F("workshop_id"),
+                  local_day=scope.local_date("starts_at"))
+        .values("c_id", "flag", *group_by)
     )
-    counts = {
-        "visited_clients": Count("client_id", distinct=True),
-        "returning_clients": Count("client_id", distinct=True, filter=Q(has_earlier=True)),
-    }
-    targets = [(None, {None: report.total})]
-    if detail:
-        targets += [("workshop_id", report.by_branch), ("day", report.by_day)]
-    for group_by, breakdown in targets:
-        queryset = visits.annotate(day=scope.local_date("starts_at")) if group_by == "day" else visits
-        for key, values in _distinct_clients(queryset, group_by, **counts):
-            if key in breakdown:
-                breakdown[key].visited_clients = values["visited_clients"]
-                breakdown[key].returning_clients = values["returning_clients"]
+    targets = {None: {None: report.total}, "w_id": report.by_branch, "local_day": report.by_day}
+    for grouping, key, clients, returning in _count_clients(visits, group_by):
+        figures = targets[grouping].get(key)
+        if figures is not None:
+            figures.visited_clients, figures.returning_clients = clients, returning
 
 
 def _add_booked_clients(report: Report, scope: _Scope, detail: bool) -> None:
     """Clients with any booking in the period, and those linked to Telegram (``_booking_in_period``)."""
-    bookings = Booking.objects.filter(_booking_in_period(scope))
-    counts = {
-        "booked_clients": Count("client_id", distinct=True),
-        "telegram_clients": Count("client_id", distinct=True, filter=Q(client__telegram_user_id__isnull=False)),
-    }
-    targets = [(None, {None: report.total})]
-    if detail:
-        targets.append(("workshop_id", report.by_branch))
-    for group_by, breakdown in targets:
-        for key, values in _distinct_clients(bookings, group_by, **counts):
-            if key in breakdown:
-                breakdown[key].booked_clients = values["booked_clients"]
-                breakdown[key].telegram_clients = values["telegram_clients"]
+    group_by = ["w_id"] if detail else []
+    bookings = (
+        Booking.objects.filter(_booking_in_period(scope))
+        .annotate(c_id=F("client_id"), w_id=F("workshop_id"),
+                  flag=ExpressionWrapper(Q(client__telegram_user_id__isnull=False), output_field=BooleanField()))
+        .values("c_id", "flag", *group_by)
+    )
+    targets = {None: {None: report.total}, "w_id": report.by_branch}
+    for grouping, key, clients, telegram in _count_clients(bookings, group_by):
+        figures = targets[grouping].get(key)
+        if figures is not None:
+            figures.booked_clients, figures.telegram_clients = clients, telegram
 
 
 def _booking_in_period(scope: _Scope) -> Q:

@@ -1,0 +1,1 @@
+"""Benchmarks (``make bench``): each ``bench_*.py`` exposes ``run() -> list[dict]``."""
