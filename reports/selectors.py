@@ -24,7 +24,7 @@ from django.db.models.functions import TruncDate
 
 from bookings.availability import load_schedule
 from bookings.models import Booking, BookingChannel, BookingEvent, BookingHistory, BookingStatus
-from reports.figures import ADDITIVE, Figures, Occupancy, Report
+from reports.figures import Figures, Occupancy, Report
 from reports.periods import Period
 from workshops.models import Bay, Service, StaffRole, Workshop
 from workshops.selectors import user_is_owner, workshops_for_user
@@ -129,17 +129,18 @@ def report_figures(*, workshops: Sequence[Workshop], period: Period, detail: boo
 
 @contextmanager
 def _report_transaction() -> Iterator[None]:
-    """The report's queries in one transaction; on PostgreSQL, planned without JIT.
+    """The report's queries in one transaction; on PostgreSQL, planned without JIT or parallel workers.
 
     PostgreSQL JIT-compiles any query whose estimated cost passes ``jit_above_cost``, and
     these short aggregates over a month of a large table do: compiling took ~100 ms per
-    query, several times the query itself (benchmarks/bench_reports.py). ``SET LOCAL``
-    ends with the transaction.
+    query, several times the query itself. Parallel workers cost their start-up and turn
+    hash aggregates into sorts on text keys, for scans of a few tens of thousands of rows
+    (both measured in benchmarks/bench_reports.py). ``SET LOCAL`` ends with the transaction.
     """
     with transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL jit = off")
+                cursor.execute("SET LOCAL jit = off; SET LOCAL max_parallel_workers_per_gather = 0")
         yield
 
 
@@ -150,58 +151,99 @@ def _zero_clients(figures: Figures, *, booked: bool = True) -> Figures:
     return figures
 
 
-_GRAIN = ("workshop_id", "day", "channel", "service_id")
+# Columns the grouped report rows may carry, with their SQL types (for typed NULLs).
+_KEY_TYPES = {"w_id": "integer", "local_day": "date", "chan": "varchar(20)", "svc": "integer", "st": "varchar(20)"}
+_DETAIL = (("w_id",), ("local_day",), ("svc",), ("chan",))
 
 
-def _grouped(queryset: QuerySet, keys: Sequence[str], **counts: Count) -> list[dict]:
-    """``counts`` per combination of ``keys`` (one row per group), or one row for the whole queryset."""
-    if not keys:
-        return [queryset.aggregate(**counts)]
-    return list(queryset.values(*keys).annotate(**counts).order_by())
+def _grouping_sets(rows: QuerySet, groupings: Sequence[tuple[str, ...]], aggregates: dict[str, str]
+                   ) -> Iterator[tuple[tuple[str, ...], dict[str, object], dict[str, int]]]:
+    """Aggregate ``rows`` once per grouping, in one query: ``GROUPING SETS`` written portably.
+
+    ``rows`` is a ``values()`` queryset selecting the key columns of ``_KEY_TYPES`` it is
+    grouped by and the columns ``aggregates`` (SQL over those columns) read. It becomes a CTE
+    computed once; each grouping is a ``GROUP BY`` over it, joined with ``UNION ALL``
+    (SQLite has no GROUPING SETS; the demo runs on it). Yields ``(grouping, keys, values)``.
+    """
+    inner, params = rows.order_by().query.sql_with_params()
+    columns = [c for c in _KEY_TYPES if any(c in grouping for grouping in groupings)]
+    selected = ", ".join(f"{sql} AS {name}" for name, sql in aggregates.items())
+    selects = []
+    for index, grouping in enumerate(groupings):
+        # Typed NULLs: UNION ALL resolves each column's type from its first branches.
+        keys = "".join(f"{c}, " if c in grouping else f"CAST(NULL AS {_KEY_TYPES[c]}), " for c in columns)
+        group_by = f" GROUP BY {', '.join(grouping)}" if grouping else ""
+        selects.append(f"SELECT {index}, {keys}{selected} FROM report_rows{group_by}")
+    with connection.cursor() as cursor:
+        cursor.execute(f"WITH report_rows AS ({inner}) " + " UNION ALL ".join(selects), params)
+        for index, *values in cursor.fetchall():
+            keys = dict(zip(columns, values[:len(columns)]))
+            if isinstance(keys.get("local_day"), str):  # SQLite returns dates as text
+                keys["local_day"] = date.fromisoformat(keys["local_day"])
+            yield groupings[index], keys, dict(zip(aggregates, (v or 0 for v in values[len(columns):])))
 
 
-def _rollup(report: Report, row: dict, detail: bool) -> None:
-    """Add one grouped row's counts to the total and, in detail, to each breakdown it belongs to."""
-    counts = Figures(**{name: row[name] for name in ADDITIVE if name in row})
-    report.total.add(counts)
-    if not detail:
+def _store(report: Report, grouping: tuple[str, ...], keys: dict[str, object], values: dict[str, int]) -> None:
+    """Put one grouping's figures where the report keeps them."""
+    if not grouping:
+        figures = report.total
+    elif grouping == ("w_id",):
+        figures = report.by_branch.get(keys["w_id"])
+    elif grouping == ("local_day",):
+        figures = report.by_day.get(keys["local_day"])
+    elif grouping == ("svc",):
+        figures = report.by_service.setdefault(keys["svc"], Figures())
+    elif grouping == ("chan",):
+        figures = report.by_channel.setdefault(keys["chan"], Figures())
+    elif grouping == ("local_day", "chan"):
+        report.new_by_day_channel[(keys["local_day"], keys["chan"])] = values["new"]
         return
-    for breakdown, key in (
-        (report.by_day, row["day"]), (report.by_branch, row["workshop_id"]),
-        (report.by_service, row["service_id"]), (report.by_channel, row["channel"]),
-    ):
-        breakdown.setdefault(key, Figures()).add(counts)
+    elif grouping == ("st",):
+        report.funnel[keys["st"]] = values["new"]
+        return
+    else:
+        raise ValueError(grouping)
+    if figures is not None:  # a day or branch outside the report (none, by construction)
+        for name, value in values.items():
+            setattr(figures, name, value)
+
+
+def _flag(condition: Q) -> ExpressionWrapper:
+    return ExpressionWrapper(condition, output_field=BooleanField())
 
 
 def _add_created(report: Report, scope: _Scope, detail: bool) -> None:
-    """New bookings (created in the period, not imported) and which of them ever reached «confirmed»."""
+    """New bookings (created in the period, not imported), the ones that ever reached «confirmed», via Telegram."""
     ever_confirmed = Q(status__in=_CONFIRMED_OR_LATER) | Q(
         Exists(BookingHistory.objects.filter(booking=OuterRef("pk"), to_status=BookingStatus.CONFIRMED)),
         status=BookingStatus.CANCELLED,
     )
-    bookings = Booking.objects.filter(scope.in_period("created_at")).exclude(channel=BookingChannel.IMPORT)
-    if detail:
-        bookings = bookings.annotate(day=scope.local_date("created_at"))
-    rows = _grouped(
-        bookings, (*_GRAIN, "status") if detail else (),
-        new=Count("id"), confirmed=Count("id", filter=ever_confirmed),
-        telegram_new=Count("id", filter=Q(channel=BookingChannel.TELEGRAM)),
+    rows = (
+        Booking.objects.filter(scope.in_period("created_at")).exclude(channel=BookingChannel.IMPORT)
+        .annotate(w_id=F("workshop_id"), local_day=scope.local_date("created_at"), chan=F("channel"),
+                  svc=F("service_id"), st=F("status"), confirmed=_flag(ever_confirmed))
+        .values("w_id", "local_day", "chan", "svc", "st", "confirmed")
     )
-    for row in rows:
-        _rollup(report, row, detail)
-        if detail:
-            key = (row["day"], row["channel"])
-            report.new_by_day_channel[key] = report.new_by_day_channel.get(key, 0) + row["new"]
-            report.funnel[row["status"]] = report.funnel.get(row["status"], 0) + row["new"]
+    groupings = [(), *_DETAIL, ("local_day", "chan"), ("st",)] if detail else [()]
+    aggregates = {
+        "new": "COUNT(*)",
+        "confirmed": "SUM(CASE WHEN confirmed THEN 1 ELSE 0 END)",
+        "telegram_new": f"SUM(CASE WHEN chan = '{BookingChannel.TELEGRAM}' THEN 1 ELSE 0 END)",
+    }
+    for grouping, keys, values in _grouping_sets(rows, groupings, aggregates):
+        _store(report, grouping, keys, values)
 
 
 def _add_completed(report: Report, scope: _Scope, detail: bool) -> None:
     """Completed visits: status «completed» and the visit starts in the period (imported ones too)."""
-    visits = Booking.objects.filter(scope.in_period("starts_at"), status=BookingStatus.COMPLETED)
-    if detail:
-        visits = visits.annotate(day=scope.local_date("starts_at"))
-    for row in _grouped(visits, _GRAIN if detail else (), completed=Count("id")):
-        _rollup(report, row, detail)
+    rows = (
+        Booking.objects.filter(scope.in_period("starts_at"), status=BookingStatus.COMPLETED)
+        .annotate(w_id=F("workshop_id"), local_day=scope.local_date("starts_at"), chan=F("channel"),
+                  svc=F("service_id"))
+        .values("w_id", "local_day", "chan", "svc")
+    )
+    for grouping, keys, values in _grouping_sets(rows, [(), *_DETAIL] if detail else [()], {"completed": "COUNT(*)"}):
+        _store(report, grouping, keys, values)
 
 
 def _add_moved(report: Report, scope: _Scope, detail: bool) -> None:
@@ -210,51 +252,24 @@ def _add_moved(report: Report, scope: _Scope, detail: bool) -> None:
     Each history row needs its booking's branch, channel and service: looked up index-only
     in ``booking_report_covering_idx`` (reports migration 0002).
     """
-    moves = BookingHistory.objects.filter(
-        scope.in_period("at", "booking__workshop_id"), event=BookingEvent.STATUS, to_status__in=_MOVED_TO
-    )
-    if detail:
-        moves = moves.annotate(
-            day=scope.local_date("at", "booking__workshop_id"), workshop_id=F("booking__workshop_id"),
-            channel=F("booking__channel"), service_id=F("booking__service_id"),
+    rows = (
+        BookingHistory.objects.filter(
+            scope.in_period("at", "booking__workshop_id"), event=BookingEvent.STATUS, to_status__in=_MOVED_TO
         )
-    rows = _grouped(
-        moves, _GRAIN if detail else (),
-        cancelled=Count("booking_id", distinct=True, filter=Q(to_status=BookingStatus.CANCELLED)),
-        no_show=Count("booking_id", distinct=True, filter=Q(to_status=BookingStatus.NO_SHOW)),
+        .annotate(w_id=F("booking__workshop_id"), local_day=scope.local_date("at", "booking__workshop_id"),
+                  chan=F("booking__channel"), svc=F("booking__service_id"), b_id=F("booking_id"),
+                  st=F("to_status"))
+        .values("w_id", "local_day", "chan", "svc", "b_id", "st")
     )
-    for row in rows:
-        _rollup(report, row, detail)
+    aggregates = {
+        "cancelled": f"COUNT(DISTINCT CASE WHEN st = '{BookingStatus.CANCELLED}' THEN b_id END)",
+        "no_show": f"COUNT(DISTINCT CASE WHEN st = '{BookingStatus.NO_SHOW}' THEN b_id END)",
+    }
+    for grouping, keys, values in _grouping_sets(rows, [(), *_DETAIL] if detail else [()], aggregates):
+        _store(report, grouping, keys, values)
 
 
-_KEY_TYPES = {"w_id": "integer", "local_day": "date"}
-
-
-def _count_clients(rows: QuerySet, group_by: Sequence[str]) -> Iterator[tuple[str | None, object, int, int]]:
-    """Distinct clients (``c_id``) and those with ``flag`` set, overall and per ``group_by`` column.
-
-    ``rows`` selects ``c_id``, ``flag`` and the ``group_by`` columns. It is computed once
-    (a CTE) and counted per grouping with UNION ALL: one query instead of one per breakdown.
-    Yields ``(grouping or None for the whole, key, clients, flagged)``.
-    """
-    inner, params = rows.order_by().query.sql_with_params()
-    counts = "COUNT(DISTINCT c_id), COUNT(DISTINCT CASE WHEN flag THEN c_id END)"
-
-    def keys(grouped: str | None) -> str:
-        # Typed NULLs: UNION ALL resolves each column's type from its first branches.
-        return "".join(f"{c}, " if c == grouped else f"CAST(NULL AS {_KEY_TYPES[c]}), " for c in group_by)
-
-    selects = [f"SELECT NULL, {keys(None)}{counts} FROM report_rows"]
-    for column in group_by:
-        selects.append(f"SELECT '{column}', {keys(column)}{counts} FROM report_rows GROUP BY {column}")
-    sql = f"WITH report_rows AS ({inner}) " + " UNION ALL ".join(selects)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        for grouping, *values in cursor.fetchall():
-            key = values[group_by.index(grouping)] if grouping else None
-            if grouping == "local_day" and isinstance(key, str):  # SQLite returns dates as text
-                key = date.fromisoformat(key)
-            yield grouping, key, values[-2], values[-1]
+_CLIENT_COUNTS = "COUNT(DISTINCT c_id)", "COUNT(DISTINCT CASE WHEN flag THEN c_id END)"
 
 
 def _add_visited_clients(report: Report, scope: _Scope, detail: bool) -> None:
@@ -268,34 +283,29 @@ def _add_visited_clients(report: Report, scope: _Scope, detail: bool) -> None:
     earlier_visit = Booking.objects.filter(
         client=OuterRef("client_id"), status=BookingStatus.COMPLETED, starts_at__lt=OuterRef("starts_at")
     )
-    group_by = ["w_id", "local_day"] if detail else []
-    visits = (
+    rows = (
         Booking.objects.filter(scope.in_period("starts_at"), status=BookingStatus.COMPLETED)
         .annotate(c_id=F("client_id"), flag=Exists(earlier_visit), w_id=F("workshop_id"),
                   local_day=scope.local_date("starts_at"))
-        .values("c_id", "flag", *group_by)
+        .values("c_id", "flag", "w_id", "local_day")
     )
-    targets = {None: {None: report.total}, "w_id": report.by_branch, "local_day": report.by_day}
-    for grouping, key, clients, returning in _count_clients(visits, group_by):
-        figures = targets[grouping].get(key)
-        if figures is not None:
-            figures.visited_clients, figures.returning_clients = clients, returning
+    groupings = [(), ("w_id",), ("local_day",)] if detail else [()]
+    aggregates = dict(zip(("visited_clients", "returning_clients"), _CLIENT_COUNTS))
+    for grouping, keys, values in _grouping_sets(rows, groupings, aggregates):
+        _store(report, grouping, keys, values)
 
 
 def _add_booked_clients(report: Report, scope: _Scope, detail: bool) -> None:
     """Clients with any booking in the period, and those linked to Telegram (``_booking_in_period``)."""
-    group_by = ["w_id"] if detail else []
-    bookings = (
+    rows = (
         Booking.objects.filter(_booking_in_period(scope))
         .annotate(c_id=F("client_id"), w_id=F("workshop_id"),
-                  flag=ExpressionWrapper(Q(client__telegram_user_id__isnull=False), output_field=BooleanField()))
-        .values("c_id", "flag", *group_by)
+                  flag=_flag(Q(client__telegram_user_id__isnull=False)))
+        .values("c_id", "flag", "w_id")
     )
-    targets = {None: {None: report.total}, "w_id": report.by_branch}
-    for grouping, key, clients, telegram in _count_clients(bookings, group_by):
-        figures = targets[grouping].get(key)
-        if figures is not None:
-            figures.booked_clients, figures.telegram_clients = clients, telegram
+    aggregates = dict(zip(("booked_clients", "telegram_clients"), _CLIENT_COUNTS))
+    for grouping, keys, values in _grouping_sets(rows, [(), ("w_id",)] if detail else [()], aggregates):
+        _store(report, grouping, keys, values)
 
 
 def _booking_in_period(scope: _Scope) -> Q:
