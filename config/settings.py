@@ -170,6 +170,11 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Installed into django-celery-beat's tables when beat starts. Each task decides for itself
+# what is due, so an hourly run is enough and a missed run only delays.
+CELERY_BEAT_SCHEDULE = {
+    "reports-weekly-owner-report": {"task": "reports.send_weekly_reports", "schedule": 3600.0},
+}
 
 # --- E-mail ---------------------------------------------------------------------
 EMAIL_URL = env.str("EMAIL_URL", default="consolemail://")
