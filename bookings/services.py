@@ -328,3 +328,73 @@ def booking_import_visit(
         )
         client_link_workshop(client=client, workshop=workshop)
     return booking
+
+
+IMPORT_VISIT_SERVICE_NAME = "Визит из прежней системы"
+
+
+def import_visit_service() -> Service:
+    """The service imported visits are recorded under: inactive, so nobody can book it."""
+    service = Service.objects.filter(name=IMPORT_VISIT_SERVICE_NAME, is_active=False).order_by("id").first()
+    if service is None:
+        service = Service.objects.create(
+            name=IMPORT_VISIT_SERVICE_NAME, duration_minutes=60, is_active=False, position=32000
+        )
+    return service
+
+
+def booking_import_visits_bulk(
+    *, workshop: Workshop, service: Service, visits: list[tuple[int, int | None, date]]
+) -> int:
+    """Many past visits ``(client_id, vehicle_id, visited_on)`` at once; returns how many were created.
+
+    The same rules as ``booking_import_visit``, for files of tens of thousands of rows:
+    completed bookings with channel ``import`` at noon local time on the first bay, one per
+    client and day at the branch (a visit already recorded is not duplicated), future dates
+    refused, each with its «created» history row, and each client linked to the branch.
+    Runs in the caller's transaction.
+    """
+    today = timezone.localdate()
+    if any(visited_on > today for _c, _v, visited_on in visits):
+        raise BookingRuleError("Дата визита в будущем.", code="visit_in_future")
+    if not visits:
+        return 0
+    bay = Bay.objects.filter(workshop=workshop).order_by("position", "id").first()
+    if bay is None:
+        raise BookingRuleError(f"В филиале «{workshop}» нет ни одного поста.", code="no_suitable_bay")
+    tz = workshop.tz
+    client_ids = {client_id for client_id, _v, _d in visits}
+    existing = set(
+        Booking.objects.filter(workshop=workshop, channel=BookingChannel.IMPORT, client_id__in=client_ids)
+        .values_list("client_id", "starts_at")
+    )
+    duration = timedelta(minutes=service.duration_minutes)
+    wanted: dict[tuple[int, datetime], int | None] = {}
+    for client_id, vehicle_id, visited_on in visits:
+        starts_at = datetime.combine(visited_on, time(12), tzinfo=tz)
+        key = (client_id, starts_at)
+        if key not in existing and key not in wanted:
+            wanted[key] = vehicle_id
+    bookings = Booking.objects.bulk_create(
+        [
+            Booking(workshop=workshop, bay=bay, service=service, client_id=client_id, vehicle_id=vehicle_id,
+                    starts_at=starts_at, ends_at=starts_at + duration, status=BookingStatus.COMPLETED,
+                    channel=BookingChannel.IMPORT)
+            for (client_id, starts_at), vehicle_id in wanted.items()
+        ],
+        batch_size=5000,
+    )
+    BookingHistory.objects.bulk_create(
+        [
+            BookingHistory(booking=b, event=BookingEvent.CREATED, to_status=BookingStatus.COMPLETED,
+                           new_starts_at=b.starts_at, actor="Импорт")
+            for b in bookings
+        ],
+        batch_size=5000,
+    )
+    Link = Client.workshops.through
+    Link.objects.bulk_create(
+        [Link(client_id=client_id, workshop_id=workshop.pk) for client_id in client_ids],
+        ignore_conflicts=True, batch_size=5000,
+    )
+    return len(bookings)
