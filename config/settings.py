@@ -293,3 +293,7 @@ LOGGING = {
         "httpcore": {"level": "WARNING"},
     },
 }
+
+# --- Client import (imports/) ------------------------------------------------------
+# Every django-import-export export in admin neutralises formula cells; E.164 phones stay readable.
+from imports.formats import SAFE_EXPORT_FORMATS as EXPORT_FORMATS  # noqa: E402,F401
