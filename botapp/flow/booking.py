@@ -366,10 +366,10 @@ def time_screen(turn: Turn) -> list[Out]:
 
 @on_button("time", "tm")
 def time_chosen(turn: Turn, arg: str) -> Reply:
-    """A start time: then the comment (a reschedule goes straight to the summary)."""
+    """A start time: then the comment, unless already answered (a reschedule goes straight to the summary)."""
     turn.data["at"] = arg
     turn.data["day"] = arg[:8]
-    return show(turn, "summary" if is_reschedule(turn) else "comment")
+    return show(turn, "summary" if is_reschedule(turn) or "comment" in turn.data else "comment")
 
 
 @on_back("time")
