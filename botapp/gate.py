@@ -20,13 +20,18 @@ class Verdict(Enum):
     FLOOD = "flood"        # further updates over the limit: drop silently
 
 
+def flood_key(bot_id: int, user_id: int) -> str:
+    """The cache key counting one user's updates in the current window."""
+    return f"tg:{bot_id}:flood:{user_id}"
+
+
 def gate_check(*, bot_id: int, update_id: int, user_id: int | None) -> Verdict:
     """Whether to handle this update. Costs two or three cache round trips, no SQL."""
     if not cache.add(f"tg:{bot_id}:update:{update_id}", 1, REPEAT_TTL):
         return Verdict.REPEAT
     if user_id is None:
         return Verdict.PASS
-    key = f"tg:{bot_id}:flood:{user_id}"
+    key = flood_key(bot_id, user_id)
     cache.add(key, 0, FLOOD_WINDOW)
     try:
         count = cache.incr(key)

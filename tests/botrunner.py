@@ -23,10 +23,14 @@ from tests.botapi import BotApiServer
 
 
 class BotRunner:
-    def __init__(self, server: BotApiServer, factory: Callable[[], Application] | None = None) -> None:
+    def __init__(self, server: BotApiServer, factory: Callable[[], Application] | None = None,
+                 human_pace: bool = True) -> None:
         from botapp.application import build_application
 
         self.server = server
+        # The helpers below act like a person, who takes a few seconds per tap: each action
+        # starts a fresh flood window. Flood tests push updates straight to the server instead.
+        self.human_pace = human_pace
         self.factory = factory or build_application
         self.offset = 0
         self.loop = asyncio.new_event_loop()
@@ -55,17 +59,26 @@ class BotRunner:
 
         return self.run(fetch_and_process())
 
+    def _pace(self, user_id: int) -> None:
+        if self.human_pace:
+            from botapp.gate import flood_key
+
+            cache.delete(flood_key(self.app.bot.id, user_id))
+
     def text(self, user_id: int, text: str) -> None:
+        self._pace(user_id)
         self.server.user_sends_text(user_id, text)
         self.deliver()
 
     def contact(self, user_id: int, phone: str, contact_user_id: int | None = -1) -> None:
+        self._pace(user_id)
         self.server.user_shares_contact(user_id, phone, contact_user_id=contact_user_id)
         self.deliver()
 
     def press(self, user_id: int, label: str, message: dict | None = None) -> str:
         """Press the inline button whose text is (or else contains) ``label`` in the newest message that has one."""
         data, found_in = self.find_button(user_id, label, message)
+        self._pace(user_id)
         self.server.user_presses(user_id, data, message=found_in)
         self.deliver()
         return data
@@ -76,6 +89,7 @@ class BotRunner:
         for row in (message.get("reply_markup") or {}).get("inline_keyboard", []):
             for button in row:
                 if f":{action}:" in button.get("callback_data", ""):
+                    self._pace(user_id)
                     self.server.user_presses(user_id, button["callback_data"], message=message)
                     self.deliver()
                     return button["callback_data"]
@@ -83,6 +97,7 @@ class BotRunner:
 
     def press_data(self, user_id: int, data: str, message: dict | None = None) -> None:
         """Send a callback with arbitrary ``data`` (tampering) under ``message`` (the last one by default)."""
+        self._pace(user_id)
         self.server.user_presses(user_id, data, message=message)
         self.deliver()
 
@@ -111,11 +126,26 @@ class BotRunner:
     # --- lifecycle ---------------------------------------------------------------------------
     def restart(self) -> None:
         """Throw the application away and build a new one, as a restarted bot process would."""
-        self.run(self.app.shutdown())
+        self.run(self._shutdown())
         self.app = self.run(self._start())
 
+    def serve_webhook(self, **options: Any) -> None:
+        """Run PTB's own webhook server (``Updater.start_webhook``) and process what arrives, as in production."""
+        async def start() -> None:
+            await self.app.updater.start_webhook(**options)
+            await self.app.start()
+
+        self.run(start())
+
+    async def _shutdown(self) -> None:
+        if self.app.updater and self.app.updater.running:
+            await self.app.updater.stop()
+        if self.app.running:
+            await self.app.stop()
+        await self.app.shutdown()
+
     def stop(self) -> None:
-        self.run(self.app.shutdown())
+        self.run(self._shutdown())
         self.run(sync_to_async(_close_connection, thread_sensitive=True)())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(timeout=5)
