@@ -78,3 +78,20 @@ def vehicle_add(
     return Vehicle.objects.create(
         client=client, plate=plate, vin=vin, make=" ".join(make.split())[:100], model=" ".join(model.split())[:100]
     )
+
+
+@transaction.atomic
+def client_link_telegram(*, client: Client, telegram_user_id: int, username: str = "") -> Client:
+    """Link a Telegram account to ``client`` (the bot verified the shared contact is the sender's own).
+
+    A Telegram account belongs to at most one client: a previous link of the same account
+    to another client is removed. Clears «blocked the bot», since the person is writing to it.
+    """
+    Client.objects.filter(telegram_user_id=telegram_user_id).exclude(pk=client.pk).update(
+        telegram_user_id=None, telegram_username=""
+    )
+    client.telegram_user_id = telegram_user_id
+    client.telegram_username = (username or "")[:64]
+    client.telegram_blocked_at = None
+    client.save(update_fields=["telegram_user_id", "telegram_username", "telegram_blocked_at", "updated_at"])
+    return client
