@@ -16,6 +16,7 @@ import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -217,3 +218,18 @@ def client_unreachable_in_telegram(client_id: int, error: str) -> None:
         client_id=client_id, recipient_kind=RecipientKind.CLIENT, channel=NotificationChannel.TELEGRAM,
         state=NotificationState.PENDING, claimed_at__isnull=True,
     ).update(state=NotificationState.FAILED, last_error=error)
+
+
+def notifications_retry(notification_ids: list[int], *, now: datetime | None = None) -> int:
+    """Staff asked to send failed rows again: they become pending with fresh attempts and are queued.
+
+    Rows already sent, skipped or pending are left as they are. Returns how many were re-queued.
+    """
+    now = now or timezone.now()
+    ids = list(Notification.objects.filter(pk__in=notification_ids, state=NotificationState.FAILED)
+               .values_list("id", flat=True))
+    Notification.objects.filter(pk__in=ids, state=NotificationState.FAILED).update(
+        state=NotificationState.PENDING, attempts=0, next_attempt_at=now, claimed_at=None, queued_at=now
+    )
+    transaction.on_commit(lambda: queue_send(ids))
+    return len(ids)

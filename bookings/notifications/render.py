@@ -21,6 +21,16 @@ from clients.normalize import format_phone
 from workshops.models import Workshop
 
 WEEKDAYS = ["пн", "вт", "ср", "чт", "пт", "сб", "вс"]
+TEMPLATE_TITLES = {
+    "manager_new_booking": "менеджерам: новая запись",
+    "manager_booking_changed": "менеджерам: изменение записи",
+    "client_booking_confirmed": "клиенту: запись подтверждена",
+    "client_booking_cancelled": "клиенту: запись отменена",
+    "client_booking_rescheduled": "клиенту: запись перенесена",
+    "client_reminder": "клиенту: напоминание",
+    "client_thanks": "клиенту: спасибо и оценка",
+    "client_return_nudge": "клиенту: приглашение вернуться",
+}
 RATING_LABELS = {1: "1", 2: "2", 3: "3", 4: "4", 5: "5 ⭐"}
 
 

@@ -13,7 +13,7 @@ from bookings.notifications.dispatch import notification_send
 from bookings.notifications.scheduled import scan_reminders
 from bookings.services import booking_create, booking_reschedule, booking_transition
 from tests.conftest import next_weekday
-from tests.factories import BayFactory, ClientFactory, ServiceFactory, UserFactory, WorkshopFactory
+from tests.factories import BayFactory, ClientFactory, UserFactory, WorkshopFactory
 from tests.notifications.conftest import CLIENT_TG, MSK
 
 
