@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from bookings.availability import booking_window, load_schedule, slots_available, suitable_bays_q
 from bookings.errors import BookingRuleError, SlotTaken, TransitionNotAllowed
+from bookings.notifications.events import notifications_for_event
 from bookings.models import (
     ACTIVE_STATUSES,
     TRANSITIONS,
@@ -180,11 +181,12 @@ def booking_create(
                 starts_at=starts_at, ends_at=ends_at, status=BookingStatus.NEW, channel=channel,
                 comment=comment.replace("\x00", "").strip()[:2000], created_by=created_by,
             )
-            BookingHistory.objects.create(
+            history = BookingHistory.objects.create(
                 booking=booking, event=BookingEvent.CREATED, to_status=BookingStatus.NEW,
                 new_starts_at=starts_at, by_user=created_by, actor=actor,
             )
             client_link_workshop(client=client, workshop=workshop)
+            notifications_for_event(booking, history)
     except (_SlotGone, IntegrityError) as exc:
         # IntegrityError: the exclusion constraint caught an overlap the lock did not (defence in depth).
         if isinstance(exc, IntegrityError) and "booking_no_overlap_on_bay" not in str(exc):
@@ -226,10 +228,11 @@ def booking_transition(
             )
         locked.status = to_status
         locked.save(update_fields=["status"])
-        BookingHistory.objects.create(
+        history = BookingHistory.objects.create(
             booking=locked, event=BookingEvent.STATUS, from_status=old, to_status=to_status,
             by_user=by_user, actor=actor, reason=reason.strip()[:2000],
         )
+        notifications_for_event(locked, history)
     return locked
 
 
@@ -276,17 +279,37 @@ def booking_reschedule(
             old_starts_at = locked.starts_at
             locked.starts_at, locked.ends_at, locked.bay = starts_at, ends_at, free_bay
             locked.save(update_fields=["starts_at", "ends_at", "bay"])
-            BookingHistory.objects.create(
+            history = BookingHistory.objects.create(
                 booking=locked, event=BookingEvent.RESCHEDULED, from_status=locked.status, to_status=locked.status,
                 old_starts_at=old_starts_at, new_starts_at=starts_at, by_user=by_user, actor=actor,
                 reason=reason.strip()[:2000],
             )
+            notifications_for_event(locked, history)
     except (_SlotGone, IntegrityError) as exc:
         if isinstance(exc, IntegrityError) and "booking_no_overlap_on_bay" not in str(exc):
             raise
         raise _slot_taken(
             workshop=workshop, service=service, starts_at=starts_at, channel=channel, exclude_booking_id=current.pk
         ) from None
+    return locked
+
+
+def booking_rate(*, booking: Booking, client: Client, rating: int, now: datetime | None = None) -> Booking:
+    """Store the client's 1–5 rating of a completed visit (a later press replaces it).
+
+    Raises ``DomainError`` when ``client`` is not the booking's client, the visit is not
+    completed, or the rating is out of range.
+    """
+    if not 1 <= int(rating) <= 5:
+        raise BookingRuleError("Оценка — число от 1 до 5.", code="bad_rating")
+    with transaction.atomic():
+        locked = Booking.objects.select_for_update().get(pk=booking.pk)
+        if locked.client_id != client.pk:
+            raise BookingRuleError("Это не ваша запись.", code="not_your_booking")
+        if locked.status != BookingStatus.COMPLETED:
+            raise BookingRuleError("Оценить можно только состоявшийся визит.", code="visit_not_completed")
+        locked.rating, locked.rated_at = int(rating), now or timezone.now()
+        locked.save(update_fields=["rating", "rated_at"])
     return locked
 
 

@@ -170,11 +170,24 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-# Installed into django-celery-beat's tables when beat starts. Each task decides for itself
-# what is due, so an hourly run is enough and a missed run only delays.
+# Periodic jobs, synced into django-celery-beat's tables when beat starts. Each task decides
+# for itself what is due, so a missed run only delays.
 CELERY_BEAT_SCHEDULE = {
+    "notifications-sweep": {"task": "bookings.tasks.sweep_outbox", "schedule": 60.0},
+    "notifications-reminders": {"task": "bookings.tasks.scan_reminders", "schedule": 60.0},
+    "notifications-return-nudges": {"task": "bookings.tasks.scan_return_nudges", "schedule": 3600.0},
     "reports-weekly-owner-report": {"task": "reports.send_weekly_reports", "schedule": 3600.0},
 }
+
+# --- Notifications (outbox) -----------------------------------------------------
+# A claim older than this is taken to belong to a dead worker and may be taken over.
+NOTIFY_CLAIM_TIMEOUT_SECONDS = env.int("NOTIFY_CLAIM_TIMEOUT_SECONDS", default=300)
+# The sweep re-queues a pending row whose task should have run this long ago.
+NOTIFY_SWEEP_GRACE_SECONDS = env.int("NOTIFY_SWEEP_GRACE_SECONDS", default=120)
+# Messages per second for the whole bot, across all workers; Telegram allows about 30.
+TELEGRAM_RATE_PER_SECOND = env.float("TELEGRAM_RATE_PER_SECOND", default=28.0)
+if not 0 < TELEGRAM_RATE_PER_SECOND <= 30:
+    raise ImproperlyConfigured("TELEGRAM_RATE_PER_SECOND must be above 0 and at most 30 (Telegram's limit).")
 
 # --- E-mail ---------------------------------------------------------------------
 EMAIL_URL = env.str("EMAIL_URL", default="consolemail://")
