@@ -26,8 +26,16 @@ from unfold.decorators import action, display
 from unfold.paginator import InfinitePage, InfinitePaginator
 
 from bookings import journal
-from bookings.admin_forms import BookingCreateForm, BookingRescheduleForm, TransitionDialogForm
+from bookings.admin_forms import (
+    BookingCreateForm,
+    BookingRescheduleForm,
+    TransitionDialogForm,
+)
 from bookings.models import TRANSITIONS, Booking, BookingHistory, BookingStatus
+from bookings.notifications.admin import (
+    BOOKING_NOTIFICATION_FIELDS,
+    booking_notifications_table,
+)
 from bookings.services import booking_transition
 from clients.models import Client, ClientPhone
 from clients.selectors import client_search_q, display_phone, plate_search_variant
@@ -270,6 +278,8 @@ class BookingAdmin(FastActionCheckboxMixin, BranchScopedAdminMixin, ModelAdmin):
         ]
         if obj.is_active and self.has_change_permission(request, obj):
             fieldsets.append(("Перенести", {"fields": ("day", "start_time", "bay", "reason")}))
+        fieldsets.append(("Оценка клиента", {"fields": BOOKING_NOTIFICATION_FIELDS}))
+        fieldsets.append(("Уведомления", {"fields": ("notifications_display",)}))
         fieldsets.append(("История", {"fields": ("history_table",)}))
         return fieldsets
 
@@ -279,6 +289,7 @@ class BookingAdmin(FastActionCheckboxMixin, BranchScopedAdminMixin, ModelAdmin):
         return (
             "status_badge", "local_time", "workshop", "bay_display", "service", "channel_display",
             "created_display", "client_link", "client_phone", "vehicle_display", "comment", "history_table",
+            *BOOKING_NOTIFICATION_FIELDS, "notifications_display",
         )
 
     def save_model(self, request: HttpRequest, obj: Booking, form, change: bool) -> None:
@@ -300,6 +311,10 @@ class BookingAdmin(FastActionCheckboxMixin, BranchScopedAdminMixin, ModelAdmin):
     def client_link(self, obj: Booking) -> str:
         url = reverse("admin:clients_client_change", args=[obj.client_id])
         return format_html('<a href="{}" class="text-primary-600">{}</a>', url, obj.client.name)
+
+    @display(description="уведомления")
+    def notifications_display(self, obj: Booking) -> str:
+        return booking_notifications_table(obj)
 
     @display(description="история изменений")
     def history_table(self, obj: Booking) -> str:

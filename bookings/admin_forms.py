@@ -158,8 +158,9 @@ class BookingRescheduleForm(EngineForm):
         local = booking.starts_at.astimezone(booking.workshop.tz)
         self.initial.setdefault("day", local.date())
         self.initial.setdefault("start_time", local.time().replace(tzinfo=None))
-        bay_field = self.fields["bay"]
-        bay_field.queryset = bay_field.queryset.filter(workshop=booking.workshop_id)
+        # A view-only user's form has no editable fields at all.
+        if bay_field := self.fields.get("bay"):
+            bay_field.queryset = bay_field.queryset.filter(workshop=booking.workshop_id)
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()

@@ -10,7 +10,14 @@ pick only their branches.
 from typing import Any
 
 from django.contrib import admin, messages
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    JsonResponse,
+)
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -21,16 +28,21 @@ from imports.forms import ColumnMappingForm, ImportUploadForm
 from imports.models import ImportJob, ImportStatus
 from imports.readers import FORMAT_LABELS
 from imports.records import STATUS_LABELS
-from imports.services import import_job_confirm, import_job_create, import_job_preview, import_job_set_mapping
+from imports.services import (
+    import_job_confirm,
+    import_job_create,
+    import_job_preview,
+    import_job_set_mapping,
+)
 from imports.summary_text import summary_lines
+from workshops.admin_scope import BranchScopedAdminMixin
 from workshops.errors import DomainError
-from workshops.selectors import workshop_ids_for_user
 
 IMPORT_PERMISSION = "imports.import_clients"
 
 
 @admin.register(ImportJob)
-class ImportJobAdmin(ModelAdmin):
+class ImportJobAdmin(BranchScopedAdminMixin, ModelAdmin):
     list_display = ("created_at", "original_name", "workshop", "status", "progress", "result", "created_by")
     list_filter = ("status", "workshop")
     list_display_links = ("created_at", "original_name")
@@ -56,9 +68,7 @@ class ImportJobAdmin(ModelAdmin):
         return False
 
     def get_queryset(self, request: HttpRequest):
-        queryset = super().get_queryset(request).select_related("workshop", "created_by")
-        ids = workshop_ids_for_user(request.user)
-        return queryset if ids is None else queryset.filter(workshop_id__in=ids)
+        return super().get_queryset(request).select_related("workshop", "created_by")
 
     @admin.display(description="итог")
     def result(self, job: ImportJob) -> str:

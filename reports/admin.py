@@ -14,10 +14,17 @@ from unfold.admin import ModelAdmin
 from unfold.views import UnfoldModelAdminViewMixin
 
 from reports.dashboard import dashboard_context
-from reports.exports import CONTENT_TYPES, FORMATS, ReportData, report_filename, write_report
+from reports.exports import (
+    CONTENT_TYPES,
+    FORMATS,
+    ReportData,
+    report_filename,
+    write_report,
+)
 from reports.forms import EXPORT_FORMATS, ReportFilterForm, default_selection
 from reports.models import Dashboard, ReportSubscription
 from reports.selectors import user_sees_reports
+from workshops.admin_scope import OwnerOnlyAdminMixin, SelfScopedAdminMixin
 from workshops.selectors import user_is_owner
 
 
@@ -71,7 +78,7 @@ def export_view(request: HttpRequest) -> HttpResponse:
 
 
 @admin.register(Dashboard)
-class DashboardAdmin(ModelAdmin):
+class DashboardAdmin(SelfScopedAdminMixin, ModelAdmin):
     """No table behind it: its changelist URL is the dashboard, so it sits in the menu under «Отчёты»."""
 
     def has_module_permission(self, request: HttpRequest) -> bool:
@@ -98,7 +105,7 @@ class DashboardAdmin(ModelAdmin):
 
 
 @admin.register(ReportSubscription)
-class ReportSubscriptionAdmin(ModelAdmin):
+class ReportSubscriptionAdmin(OwnerOnlyAdminMixin, ModelAdmin):
     """Owners switch the weekly e-mail on and off per recipient."""
 
     list_display = ("user", "workshop", "is_active", "last_sent_at")

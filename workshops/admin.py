@@ -11,8 +11,10 @@ from django.utils.html import format_html
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import display
 
-from workshops import admin_accounts  # noqa: F401  (re-registers auth and third-party admins first)
-from workshops import unfold_speedups
+from workshops import (
+    admin_accounts,  # noqa: F401  (re-registers auth and third-party admins first)
+    unfold_speedups,
+)
 from workshops.admin_scope import (
     BranchScopedAdminMixin,
     CompanyWideAdminMixin,
@@ -20,7 +22,15 @@ from workshops.admin_scope import (
     scope_to_workshops,
     user_workshop_ids,
 )
-from workshops.models import Bay, ClosedDay, Company, Service, StaffMembership, Workshop, WorkingHours
+from workshops.models import (
+    Bay,
+    ClosedDay,
+    Company,
+    Service,
+    StaffMembership,
+    WorkingHours,
+    Workshop,
+)
 from workshops.selectors import user_is_owner
 
 unfold_speedups.install()

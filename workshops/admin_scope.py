@@ -251,6 +251,12 @@ class CompanyWideAdminMixin:
         return user_is_owner(request.user) and super().has_delete_permission(request, obj)
 
 
+class SelfScopedAdminMixin:
+    """A page that is not a plain table of branch rows (the owner dashboard, a user's own
+    Telegram link code) and scopes what it shows itself, through ``workshops.selectors``.
+    Its own tests show that staff of another branch see nothing of it."""
+
+
 def owner_only(request: HttpRequest) -> bool:
     """Permission callback for sidebar items and views meant for owners."""
     return user_is_owner(request.user)
@@ -258,6 +264,7 @@ def owner_only(request: HttpRequest) -> bool:
 
 __all__ = [
     "BranchScopedAdminMixin",
+    "SelfScopedAdminMixin",
     "CompanyWideAdminMixin",
     "OwnerOnlyAdminMixin",
     "ScopedRelatedDropdownFilter",

@@ -14,13 +14,14 @@ from django.utils import timezone
 from unfold.admin import ModelAdmin
 from unfold.decorators import action, display
 
+from workshops.admin_scope import SelfScopedAdminMixin
 from workshops.models import StaffTelegramLink
 from workshops.selectors import user_is_owner
 from workshops.staff_telegram import staff_telegram_code_issue
 
 
 @admin.register(StaffTelegramLink)
-class StaffTelegramLinkAdmin(ModelAdmin):
+class StaffTelegramLinkAdmin(SelfScopedAdminMixin, ModelAdmin):
     list_display = ("user", "linked", "telegram_user_id", "linked_at", "code_now")
     actions_list = ["issue_code"]
     readonly_fields = ("user", "telegram_user_id", "linked_at", "code_now")

@@ -1,9 +1,8 @@
 """Admin for notifications: the outbox, read-only, scoped to the staff member's branches.
 
 Registered from ``BookingsConfig.ready``. ``BookingNotificationInline`` and
-``BOOKING_NOTIFICATION_FIELDS`` are for the booking admin (the lead merges them there);
-until a booking admin exists, a minimal one is registered here so the booking page shows
-its notifications and rating.
+``booking_notifications_table`` and ``BOOKING_NOTIFICATION_FIELDS`` are used by the booking
+admin (``bookings/admin.py``) so the booking page shows its notifications and rating.
 """
 
 from __future__ import annotations
@@ -11,13 +10,14 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils.html import format_html
-from unfold.admin import ModelAdmin, TabularInline
+from django.utils.html import format_html, format_html_join
+from unfold.admin import ModelAdmin
 from unfold.decorators import action, display
 
 from bookings.models import Booking, Notification, NotificationState
 from bookings.notifications.dispatch import notifications_retry
 from bookings.notifications.render import TEMPLATE_TITLES
+from workshops.admin_scope import BranchScopedAdminMixin
 from workshops.selectors import workshop_ids_for_user
 
 STATE_COLORS = {
@@ -61,7 +61,7 @@ def _recipient(obj: Notification) -> str:
 
 
 @admin.register(Notification)
-class NotificationAdmin(ReadOnlyAdminMixin, ModelAdmin):
+class NotificationAdmin(BranchScopedAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
     list_display = ("created_at", "what", "to", "channel", "status", "attempts", "last_error", "sent_at", "booking")
     list_filter = ("state", "channel", "template_key", "workshop")
     list_select_related = ("client", "user", "workshop", "booking__workshop", "booking__service", "booking__client")
@@ -74,9 +74,6 @@ class NotificationAdmin(ReadOnlyAdminMixin, ModelAdmin):
         "external_id", "created_at",
     )
     readonly_fields = fields
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet:
-        return scoped_to_branches(super().get_queryset(request), request)
 
     @display(description="сообщение", ordering="template_key")
     def what(self, obj: Notification) -> str:
@@ -96,52 +93,21 @@ class NotificationAdmin(ReadOnlyAdminMixin, ModelAdmin):
         messages.info(request, f"Поставлено в очередь: {count}.")
 
 
-class BookingNotificationInline(ReadOnlyAdminMixin, TabularInline):
-    """The booking's notifications with state and error: staff see a reminder that was not delivered."""
-
-    model = Notification
-    fk_name = "booking"
-    extra = 0
-    can_delete = False
-    show_change_link = True
-    verbose_name_plural = "уведомления"
-    fields = ("created_at", "what", "to", "channel", "state_label", "sent_at", "last_error")
-    readonly_fields = fields
-    ordering = ("created_at", "id")
-
-    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
-        # Whoever may see the booking (already scoped to their branches) sees what it sent.
-        return request.user.has_perm("bookings.view_booking") or request.user.has_perm("bookings.change_booking")
-
-    @display(description="сообщение")
-    def what(self, obj: Notification) -> str:
-        return _template_title(obj)
-
-    @display(description="кому")
-    def to(self, obj: Notification) -> str:
-        return _recipient(obj)
-
-    @display(description="состояние")
-    def state_label(self, obj: Notification) -> str:
-        if obj.state == NotificationState.FAILED:
-            return format_html("<strong>⚠ {}</strong>", obj.get_state_display())
-        return obj.get_state_display()
-
-
-class NotificationsBookingAdmin(ReadOnlyAdminMixin, ModelAdmin):
-    """Stand-in booking page until the booking admin is merged: the booking, its rating and notifications."""
-
-    list_display = ("__str__", "workshop", "status", "rating")
-    list_filter = ("status", "workshop")
-    inlines = [BookingNotificationInline]
-    readonly_fields = ("workshop", "bay", "service", "client", "vehicle", "starts_at", "ends_at", "status",
-                       "channel", "comment", "created_at", *BOOKING_NOTIFICATION_FIELDS)
-    fields = readonly_fields
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet:
-        return scoped_to_branches(super().get_queryset(request), request)
-
-
-def register_booking_admin_if_missing() -> None:
-    if not admin.site.is_registered(Booking):
-        admin.site.register(Booking, NotificationsBookingAdmin)
+def booking_notifications_table(booking: Booking) -> str:
+    """The booking's notifications with state and error, for its admin page: staff see a
+    reminder that was not delivered (and why) where they look at the booking."""
+    rows = []
+    for note in booking.notifications.select_related("client", "user").order_by("created_at", "id"):
+        state = note.get_state_display()
+        if note.state == NotificationState.FAILED:
+            state = format_html("<strong>⚠ {}</strong>", state)
+        sent = note.sent_at.astimezone(booking.workshop.tz).strftime("%d.%m.%Y %H:%M") if note.sent_at else "—"
+        rows.append((_template_title(note), _recipient(note), note.get_channel_display(), state, sent, note.last_error))
+    if not rows:
+        return "—"
+    body = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", rows)
+    return format_html(
+        '<table class="booking-history"><thead><tr><th>сообщение</th><th>кому</th><th>канал</th><th>состояние</th>'
+        "<th>отправлено</th><th>ошибка</th></tr></thead><tbody>{}</tbody></table>",
+        body,
+    )

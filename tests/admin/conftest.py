@@ -13,9 +13,16 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 from django.utils import timezone
 
-from bookings.models import Booking, BookingEvent, BookingHistory, BookingStatus
+from bookings.models import (
+    Booking,
+    BookingEvent,
+    BookingHistory,
+    BookingStatus,
+    Notification,
+)
 from clients import models as client_models
 from clients.models import Consent, Vehicle
+from imports.models import ImportJob
 from tests.factories import (
     BayFactory,
     BookingFactory,
@@ -71,6 +78,11 @@ def make_branch(title: str, slug: str, plate: str, phone: str, tz: str = "Europe
     branch.objects = {
         Workshop: workshop, Bay: bay, Service: service, client_models.Client: client, Vehicle: vehicle, Booking: booking,
         BookingHistory: history, StaffMembership: membership,
+        Notification: Notification.objects.create(
+            booking=booking, workshop=workshop, recipient_kind="client", client=client, channel="telegram",
+            template_key="reminder", last_error=f"Ошибка {title}",
+        ),
+        ImportJob: ImportJob.objects.create(workshop=workshop, original_name=f"клиенты {title}.csv", created_by=staff),
     }
     return branch
 
