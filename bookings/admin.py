@@ -149,7 +149,7 @@ class BookingAdmin(FastActionCheckboxMixin, BranchScopedAdminMixin, ModelAdmin):
             ("Запись", {"fields": ("status_badge", "local_time", "workshop", "bay_display", "service", "channel_display", "created_display")}),
             ("Клиент", {"fields": ("client_link", "client_phone", "vehicle_display", "comment")}),
         ]
-        if obj.is_active and self.has_change_permission(request, obj):
+        if self.has_change_permission(request, obj):
             fieldsets.append(("Перенести", {"fields": ("day", "start_time", "bay", "reason")}))
         fieldsets.append(("История", {"fields": ("history_table",)}))
         return fieldsets
@@ -167,6 +167,12 @@ class BookingAdmin(FastActionCheckboxMixin, BranchScopedAdminMixin, ModelAdmin):
 
     def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
         """Nothing to save: bookings have no inlines."""
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        # A finished or cancelled booking has nothing left to change: its page is read-only.
+        if isinstance(obj, Booking) and not obj.is_active:
+            return False
+        return super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False  # a booking is cancelled, never deleted
