@@ -146,7 +146,10 @@ class BookingAdmin(FastActionCheckboxMixin, BranchScopedAdminMixin, ModelAdmin):
                 ("Запись", {"fields": ("workshop", "service", "day", "start_time", "bay", "comment")}),
             )
         fieldsets = [
-            ("Запись", {"fields": ("status_badge", "local_time", "workshop", "bay_display", "service", "channel_display", "created_display")}),
+            ("Запись", {"fields": (
+                "status_badge", "local_time", "workshop", "bay_display", "service", "channel_display",
+                "created_display", "journal_link",
+            )}),
             ("Клиент", {"fields": ("client_link", "client_phone", "vehicle_display", "comment")}),
         ]
         if self.has_change_permission(request, obj):
@@ -159,7 +162,8 @@ class BookingAdmin(FastActionCheckboxMixin, BranchScopedAdminMixin, ModelAdmin):
             return ()
         return (
             "status_badge", "local_time", "workshop", "bay_display", "service", "channel_display",
-            "created_display", "client_link", "client_phone", "vehicle_display", "comment", "history_table",
+            "created_display", "journal_link", "client_link", "client_phone", "vehicle_display", "comment",
+            "history_table",
         )
 
     def save_model(self, request: HttpRequest, obj: Booking, form, change: bool) -> None:
@@ -182,6 +186,12 @@ class BookingAdmin(FastActionCheckboxMixin, BranchScopedAdminMixin, ModelAdmin):
         created = obj.created_at.astimezone(obj.workshop.tz)
         by = f", {obj.created_by}" if obj.created_by_id else ""
         return f"{created:%d.%m.%Y %H:%M}{by}"
+
+    @display(description="журнал")
+    def journal_link(self, obj: Booking) -> str:
+        day = obj.starts_at.astimezone(obj.workshop.tz).date()
+        url = reverse("admin:bookings_booking_journal") + f"?workshop={obj.workshop_id}&day={day.isoformat()}#booking-{obj.pk}"
+        return format_html('<a href="{}" class="text-primary-600">Открыть день {:%d.%m.%Y}</a>', url, day)
 
     @display(description="клиент")
     def client_link(self, obj: Booking) -> str:
