@@ -33,7 +33,7 @@ CLIENTS = 100_000
 BRANCHES = 5
 BAYS_PER_BRANCH = 6
 RUNS = 30
-WARMUP = 3
+WARMUP = 5
 
 
 def run() -> list[dict]:
@@ -92,7 +92,7 @@ def _fill() -> None:
     """
     from datetime import time as dtime
 
-    from django.contrib.auth.models import User
+    from django.contrib.auth.models import Permission, User
     from django.db import connection, transaction
 
     from workshops.models import Bay, BayKind, Company, Service, StaffMembership, Workshop, WorkingHours
@@ -116,8 +116,6 @@ def _fill() -> None:
             service.workshops.add(*workshops)
         User.objects.create_superuser("bench-owner", password="x")
         manager = User.objects.create_user("bench-manager", password="x", is_staff=True)
-        from django.contrib.auth.models import Permission
-
         manager.user_permissions.add(*Permission.objects.filter(content_type__app_label__in=["bookings", "clients", "workshops"]))
         StaffMembership.objects.create(user=manager, workshop=workshops[0])
 
@@ -216,7 +214,6 @@ def _fill() -> None:
             """,
             {"past": past, "branches": BRANCHES, "bays": BAYS_PER_BRANCH, "clients": CLIENTS},
         )
-        cur.execute("ANALYZE")
 
 
 def _measure(client, url: str) -> tuple[float, float, int]:
@@ -251,6 +248,7 @@ def _worker() -> None:
 
     from django.contrib.auth.models import User
     from django.core.management import call_command
+    from django.db import connection, transaction
     from django.test import Client
     from django.utils import timezone
 
@@ -261,7 +259,10 @@ def _worker() -> None:
     call_command("migrate", verbosity=0)
     if not Booking.objects.exists():
         started = time.perf_counter()
-        _fill()
+        with transaction.atomic():  # all or nothing: an interrupted fill leaves an empty database
+            _fill()
+        with connection.cursor() as cur:
+            cur.execute("ANALYZE")
         _log(f"filled in {time.perf_counter() - started:.0f} s")
     total = Booking.objects.count()
 

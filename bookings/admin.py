@@ -2,35 +2,26 @@
 
 Every write goes through the engine: creating (``booking_create``, channel ``phone``),
 moving (``booking_reschedule``) and changing status (``booking_transition``), one booking
-or many. The list stays fast on millions of rows: no ``COUNT(*)`` (unfold's paginator
-without a count, capped depth), an ordering the ``(workshop, starts_at)`` and
-``(starts_at)`` indexes serve, joins for the columns and one query for phones.
+or many. The list stays fast on millions of rows (``bookings/admin_lists.py``): no
+``COUNT(*)``, capped depth, an ordering the ``(workshop, starts_at)`` and ``(starts_at)``
+indexes serve, joins for the columns and one query for phones.
 """
-
-import zoneinfo
-from collections.abc import Callable, Iterable
-from datetime import date, datetime, time, timedelta
 
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.utils import unquote
-from django.core.paginator import EmptyPage, Paginator
+from django.core.paginator import Paginator
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from unfold.admin import ModelAdmin
-from unfold.contrib.filters.admin import ChoicesDropdownFilter, DropdownFilter
+from unfold.contrib.filters.admin import ChoicesDropdownFilter
 from unfold.decorators import action, display
-from unfold.paginator import InfinitePage, InfinitePaginator
 
 from bookings import journal
-from bookings.admin_forms import (
-    BookingCreateForm,
-    BookingRescheduleForm,
-    TransitionDialogForm,
-)
+from bookings.admin_forms import BookingCreateForm, BookingRescheduleForm, TransitionDialogForm
+from bookings.admin_lists import BADGE_CLASSES, BookingDayFilter, CappedPaginator
 from bookings.models import TRANSITIONS, Booking, BookingHistory, BookingStatus
 from bookings.notifications.admin import (
     BOOKING_NOTIFICATION_FIELDS,
@@ -41,120 +32,7 @@ from clients.models import Client, ClientPhone
 from clients.selectors import client_search_q, display_phone, plate_search_variant
 from workshops.admin_scope import BranchScopedAdminMixin, user_workshop_ids
 from workshops.errors import DomainError
-from workshops.models import Workshop
-from workshops.selectors import workshops_for_user
 from workshops.unfold_speedups import FastActionCheckboxMixin
-
-# Badge colours (unfold label variants); the journal uses the same scheme.
-STATUS_VARIANTS = {
-    BookingStatus.NEW: "info",
-    BookingStatus.CONFIRMED: "success",
-    BookingStatus.COMPLETED: "primary",
-    BookingStatus.NO_SHOW: "warning",
-    BookingStatus.CANCELLED: "danger",
-}
-
-
-# The classes of unfold's label template (``unfold/helpers/label.html``) for each variant.
-_BADGE = "inline-block font-semibold h-6 leading-6 px-2 rounded-default text-[11px] uppercase whitespace-nowrap "
-BADGE_CLASSES = {
-    status: _BADGE + {
-        "info": "bg-blue-100 text-blue-700 dark:bg-blue-500/20 dark:text-blue-400",
-        "success": "bg-green-100 text-green-700 dark:bg-green-500/20 dark:text-green-400",
-        "primary": "bg-primary-100 text-primary-700 dark:bg-primary-500/20 dark:text-primary-400",
-        "warning": "bg-orange-100 text-orange-700 dark:bg-orange-500/20 dark:text-orange-400",
-        "danger": "bg-red-100 text-red-700 dark:bg-red-500/20 dark:text-red-400",
-    }[variant]
-    for status, variant in STATUS_VARIANTS.items()
-}
-
-
-class CappedPaginator(InfinitePaginator):
-    """Unfold's count-free paginator, with a cap on depth and cheap deep pages.
-
-    ``OFFSET`` over the joined rows costs more the deeper the page (1.2–1.6 s at the middle
-    of a million rows). Past the first pages this one walks the index for the page's ids
-    only, then loads those rows; past ``max_pages`` the list is empty and says to narrow it
-    with a filter or the search.
-    """
-
-    max_pages = 100
-    ids_first_from_page = 3
-    template_name = "admin/bookings/pagination_capped.html"
-
-    def validate_number(self, number):
-        number = super().validate_number(number)
-        if number > self.max_pages:
-            raise EmptyPage("Слишком далеко: уточните фильтр или поиск.")
-        return number
-
-    def page(self, number):
-        try:
-            number = self.validate_number(number)
-        except EmptyPage:
-            return InfinitePage([], self.max_pages + 1, self)
-        if number < self.ids_first_from_page or not hasattr(self.object_list, "values_list"):
-            return super().page(number)
-        bottom = (number - 1) * self.per_page
-        ids = list(self.object_list.values_list("pk", flat=True)[bottom : bottom + self.per_page])
-        rows = {row.pk: row for row in self.object_list.order_by().filter(pk__in=ids)}
-        return InfinitePage([rows[pk] for pk in ids if pk in rows], number, self)
-
-
-def local_days_q(workshops: Iterable[Workshop], days: Callable[[date], tuple[date, date]]) -> Q:
-    """Bookings starting on local dates ``days(today) = (first, last)`` of their own branch.
-
-    One ``(workshop IN …, starts_at range)`` term per time zone, which the
-    ``(workshop, starts_at)`` index serves.
-    """
-    by_zone: dict[str, list[int]] = {}
-    for workshop in workshops:
-        by_zone.setdefault(workshop.timezone, []).append(workshop.pk)
-    q = Q(pk__in=[])
-    now = timezone.now()
-    for zone, ids in by_zone.items():
-        tz = zoneinfo.ZoneInfo(zone)
-        first, last = days(now.astimezone(tz).date())
-        start = datetime.combine(first, time(0), tzinfo=tz)
-        end = datetime.combine(last + timedelta(days=1), time(0), tzinfo=tz)
-        q |= Q(workshop_id__in=ids, starts_at__gte=start, starts_at__lt=end)
-    return q
-
-
-class BookingDayFilter(DropdownFilter):
-    """The visit date in each branch's own time zone («сегодня» in Yekaterinburg is its today).
-
-    Also takes a date (``?day=2025-05-12``), which the journal links to.
-    """
-
-    title = "дата визита"
-    parameter_name = "day"
-    RANGES = {
-        "today": ("сегодня", 0, 0),
-        "tomorrow": ("завтра", 1, 1),
-        "yesterday": ("вчера", -1, -1),
-        "next7": ("ближайшие 7 дней", 0, 6),
-        "last7": ("прошедшие 7 дней", -7, -1),
-    }
-
-    def lookups(self, request, model_admin):
-        return [(key, label) for key, (label, _lo, _hi) in self.RANGES.items()]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        value = self.value()
-        if not value:
-            return queryset
-        if value in self.RANGES:
-            _label, lo, hi = self.RANGES[value]
-            days = lambda today: (today + timedelta(days=lo), today + timedelta(days=hi))  # noqa: E731
-        else:
-            try:
-                day = date.fromisoformat(value)
-            except ValueError:
-                return queryset
-            days = lambda today: (day, day)  # noqa: E731
-        workshops = workshops_for_user(request.user).only("id", "timezone")
-        return queryset.filter(local_days_q(workshops, days))
 
 
 @admin.register(Booking)
@@ -237,11 +115,10 @@ class BookingAdmin(FastActionCheckboxMixin, BranchScopedAdminMixin, ModelAdmin):
         phone = display_phone(phones[0].number) if phones else ""
         return format_html('{}<br><span class="text-base-500">{}</span>', obj.client.name, phone)
 
+    @display(description="телефон")
     def client_phone(self, obj: Booking) -> str:
         phones = list(obj.client.phones.all())
         return ", ".join(display_phone(phone.number) for phone in phones) or "—"
-
-    client_phone.short_description = "телефон"
 
     @display(description="автомобиль")
     def vehicle_display(self, obj: Booking) -> str:
@@ -273,10 +150,13 @@ class BookingAdmin(FastActionCheckboxMixin, BranchScopedAdminMixin, ModelAdmin):
                 ("Запись", {"fields": ("workshop", "service", "day", "start_time", "bay", "comment")}),
             )
         fieldsets = [
-            ("Запись", {"fields": ("status_badge", "local_time", "workshop", "bay_display", "service", "channel_display", "created_display")}),
+            ("Запись", {"fields": (
+                "status_badge", "local_time", "workshop", "bay_display", "service", "channel_display",
+                "created_display", "journal_link",
+            )}),
             ("Клиент", {"fields": ("client_link", "client_phone", "vehicle_display", "comment")}),
         ]
-        if obj.is_active and self.has_change_permission(request, obj):
+        if self.has_change_permission(request, obj):
             fieldsets.append(("Перенести", {"fields": ("day", "start_time", "bay", "reason")}))
         fieldsets.append(("Оценка клиента", {"fields": BOOKING_NOTIFICATION_FIELDS}))
         fieldsets.append(("Уведомления", {"fields": ("notifications_display",)}))
@@ -288,8 +168,8 @@ class BookingAdmin(FastActionCheckboxMixin, BranchScopedAdminMixin, ModelAdmin):
             return ()
         return (
             "status_badge", "local_time", "workshop", "bay_display", "service", "channel_display",
-            "created_display", "client_link", "client_phone", "vehicle_display", "comment", "history_table",
-            *BOOKING_NOTIFICATION_FIELDS, "notifications_display",
+            "created_display", "journal_link", "client_link", "client_phone", "vehicle_display", "comment",
+            "history_table", *BOOKING_NOTIFICATION_FIELDS, "notifications_display",
         )
 
     def save_model(self, request: HttpRequest, obj: Booking, form, change: bool) -> None:
@@ -297,6 +177,12 @@ class BookingAdmin(FastActionCheckboxMixin, BranchScopedAdminMixin, ModelAdmin):
 
     def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
         """Nothing to save: bookings have no inlines."""
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        # A finished or cancelled booking has nothing left to change: its page is read-only.
+        if isinstance(obj, Booking) and not obj.is_active:
+            return False
+        return super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False  # a booking is cancelled, never deleted
@@ -306,6 +192,12 @@ class BookingAdmin(FastActionCheckboxMixin, BranchScopedAdminMixin, ModelAdmin):
         created = obj.created_at.astimezone(obj.workshop.tz)
         by = f", {obj.created_by}" if obj.created_by_id else ""
         return f"{created:%d.%m.%Y %H:%M}{by}"
+
+    @display(description="журнал")
+    def journal_link(self, obj: Booking) -> str:
+        day = obj.starts_at.astimezone(obj.workshop.tz).date()
+        url = reverse("admin:bookings_booking_journal") + f"?workshop={obj.workshop_id}&day={day.isoformat()}#booking-{obj.pk}"
+        return format_html('<a href="{}" class="text-primary-600">Открыть день {:%d.%m.%Y}</a>', url, day)
 
     @display(description="клиент")
     def client_link(self, obj: Booking) -> str:

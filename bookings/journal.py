@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Prefetch
+from django.db.models import Prefetch, Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -241,32 +241,29 @@ def journal_view(model_admin: BookingAdmin, request: HttpRequest) -> HttpRespons
     workshop = _pick_workshop(workshops, request.GET.get("workshop") or params.get("workshop"))
     day = _parse_day(request.GET.get("day") or params.get("day"), workshop)
     bays = list(Bay.objects.filter(workshop=workshop).select_related("workshop").order_by("position", "id"))
-    services = Service.objects.filter(workshops=workshop, is_active=True).order_by("position", "name")
     can_book = model_admin.has_add_permission(request)
 
     def page_url(**extra) -> str:
         query = {"workshop": workshop.pk, "day": day.isoformat(), **extra}
         return f"{reverse('admin:bookings_booking_journal')}?{urlencode(query)}"
 
-    form = None
-    if request.method == "POST":
+    form, form_bay, form_time = None, None, ""
+    if request.method == "POST" or (request.GET.get("bay") and request.GET.get("time")):
         if not can_book:
             raise PermissionDenied
-        form = JournalBookingForm(request.POST, workshop=workshop, services=services, bays=bays, day=day)
-        if form.is_valid():
-            booking = form.book(request.user)
-            if booking is not None:
-                starts = booking.starts_at.astimezone(workshop.tz)
-                messages.success(
-                    request,
-                    f"Записали: {booking.client.name}, {booking.service.name}, {starts:%d.%m %H:%M}, {booking.bay.name}.",
-                )
-                return HttpResponseRedirect(page_url())
-    elif can_book and request.GET.get("bay") and request.GET.get("time"):
+        form_bay = next((bay for bay in bays if str(bay.pk) == params.get("bay")), None)
+        form_time = params.get("start_time") or params.get("time") or ""
         form = JournalBookingForm(
-            initial={"bay": request.GET["bay"], "start_time": request.GET["time"]},
-            workshop=workshop, services=services, bays=bays, day=day,
+            request.POST if request.method == "POST" else None,
+            initial={"bay": params.get("bay"), "start_time": form_time},
+            workshop=workshop, services=_services_for(workshop, form_bay), bays=bays, day=day,
         )
+        if form.is_bound and form.is_valid() and (booking := form.book(request.user)) is not None:
+            starts = booking.starts_at.astimezone(workshop.tz)
+            messages.success(
+                request, f"Записали: {booking.client.name}, {booking.service.name}, {starts:%d.%m %H:%M}, {booking.bay.name}."
+            )
+            return HttpResponseRedirect(page_url())
 
     layout = build_journal(
         workshop=workshop, day=day,
@@ -275,11 +272,6 @@ def journal_view(model_admin: BookingAdmin, request: HttpRequest) -> HttpRespons
         cell_url=lambda bay, moment: page_url(bay=bay.pk, time=f"{moment:%H:%M}") if can_book else "",
         booking_url=lambda booking: reverse("admin:bookings_booking_change", args=[booking.pk]),
     )
-    form_bay = form_time = None
-    if form is not None:
-        bay_id = form.data.get("bay") if form.is_bound else form.initial.get("bay")
-        form_bay = next((bay for bay in bays if str(bay.pk) == str(bay_id)), None)
-        form_time = (form.data.get("start_time") if form.is_bound else form.initial.get("start_time")) or ""
     context = {
         **model_admin.admin_site.each_context(request),
         "title": "Журнал записи",
@@ -316,6 +308,14 @@ def _pick_workshop(workshops: list[Workshop], raw: str | None) -> Workshop:
         if str(workshop.pk) == raw:
             return workshop
     raise Http404("Филиал не найден.")
+
+
+def _services_for(workshop: Workshop, bay: Bay | None):
+    """Services on offer at the branch that the clicked bay can take (any bay if the service needs none)."""
+    services = Service.objects.filter(workshops=workshop, is_active=True).order_by("position", "name")
+    if bay is not None:
+        services = services.filter(Q(bay_kind="") | Q(bay_kind=bay.kind))
+    return services
 
 
 def _journal_url(workshop: Workshop, day: date | None) -> str:

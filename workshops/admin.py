@@ -156,7 +156,7 @@ class ServiceAdmin(BranchScopedAdminMixin, ModelAdmin):
         if not super().has_change_permission(request, obj):
             return False
         ids = user_workshop_ids(request)
-        if obj is None or ids is None:
+        if not isinstance(obj, Service) or ids is None:
             return True
         # Changing a service shared with another branch would change that branch too.
         return not obj.workshops.exclude(pk__in=ids).exists()

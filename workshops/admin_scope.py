@@ -28,7 +28,8 @@ from django import forms
 from django.contrib import admin
 from django.contrib.admin.filters import RelatedFieldListFilter
 from django.contrib.admin.sites import NotRegistered
-from django.contrib.admin.utils import get_model_from_relation
+from django.contrib.admin.utils import NotRelationField, get_fields_from_path, get_model_from_relation
+from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -162,11 +163,12 @@ class BranchScopedAdminMixin(ScopedChoicesMixin):
         return [self._scoped_filter(entry) for entry in super().get_list_filter(request)]
 
     def _scoped_filter(self, entry: Any) -> Any:
-        if not isinstance(entry, str) or "__" in entry:
+        """A relation named by a string (``"workshop"``, ``"bay__workshop"``) gets scoped choices."""
+        if not isinstance(entry, str):
             return entry
         try:
-            field = self.model._meta.get_field(entry)
-        except Exception:  # not a model field (a callable or a custom name): leave as it is
+            field = get_fields_from_path(self.model, entry)[-1]
+        except (FieldDoesNotExist, NotRelationField):
             return entry
         if field.is_relation:
             return (entry, ScopedRelatedDropdownFilter)

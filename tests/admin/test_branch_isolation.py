@@ -183,3 +183,16 @@ def test_company_requisites_are_readable_but_only_owners_change_them(manager_cli
     owner_client.post(url(Company, "change", company.pk), {"name": "ООО «Мотор-2»"})
     company.refresh_from_db()
     assert company.name == "ООО «Мотор-2»"
+
+
+@pytest.mark.parametrize("model", OWNER_ONLY)
+def test_owner_only_pages_open_for_the_owner(model, owner_client):
+    assert owner_client.get(url(model, "changelist")).status_code == 200
+    assert owner_client.get(url(model, "add")).status_code == 200
+
+
+@pytest.mark.parametrize("model", SCOPED)
+def test_the_owner_can_open_every_page(model, alpha, beta, owner_client):
+    assert owner_client.get(url(model, "change", beta.objects[model].pk)).status_code == 200
+    assert owner_client.get(url(model, "history", beta.objects[model].pk)).status_code == 200
+    assert owner_client.get(url(model, "add")).status_code in (200, 403)

@@ -191,3 +191,16 @@ def test_the_journal_costs_the_same_queries_whatever_the_number_of_bookings(alph
         response = manager_client.get(url)
     assert sum(len(column.blocks) for column in response.context["journal"].columns) == 25
     assert len(many) == len(few)
+
+
+def test_the_form_offers_only_services_the_clicked_bay_can_take(alpha, manager_client):
+    from tests.factories import ServiceFactory
+    from workshops.models import BayKind
+
+    tyres = ServiceFactory(name="Шиномонтаж", bay_kind=BayKind.TYRE, workshops=[alpha.workshop])
+    anywhere = ServiceFactory(name="Осмотр", bay_kind="", workshops=[alpha.workshop])
+    day = next_weekday(1, alpha.workshop.tz).date()
+    response = manager_client.get(journal_url(alpha.workshop, day, bay=alpha.bay.pk, time="11:30"))
+    offered = set(response.context["form"].fields["service"].queryset)
+    assert offered == {alpha.service, anywhere}
+    assert tyres not in offered
