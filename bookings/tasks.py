@@ -15,6 +15,12 @@ def send_notification(notification_id: int) -> str:
 
 
 @shared_task(ignore_result=True)
+def send_notifications(notification_ids: list[int]) -> int:
+    """Send a batch of rows one after another (each claimed on its own); return how many were sent."""
+    return sum(dispatch.notification_send(pk) == "sent" for pk in notification_ids)
+
+
+@shared_task(ignore_result=True)
 def scan_reminders() -> int:
     """Write and queue the reminders due now (beat, every minute)."""
     return len(scheduled.scan_reminders())

@@ -16,7 +16,7 @@ from django.template import Context
 from django.template.loader import get_template
 from django.utils import timezone
 
-from bookings.models import Booking, BookingStatus, Notification, NotificationChannel
+from bookings.models import Booking, BookingStatus, Notification, NotificationChannel, RecipientKind
 from clients.normalize import format_phone
 from workshops.models import Workshop
 
@@ -87,15 +87,17 @@ def context_for(notification: Notification, *, now: datetime | None = None) -> d
         "telegram": notification.channel == NotificationChannel.TELEGRAM,
     }
     if booking is not None:
-        phone = booking.client.phones.order_by("position", "id").first()
         context.update(
             service=booking.service, vehicle=booking.vehicle,
             when=local_when(booking.starts_at, booking.workshop),
             when_relative=relative_when(booking.starts_at, booking.workshop, now),
             visit_date=f"{booking.starts_at.astimezone(booking.workshop.tz):%d.%m.%Y}",
-            phone=format_phone(phone.number) if phone else "",
             is_new=booking.status == BookingStatus.NEW,
         )
+        if notification.recipient_kind != RecipientKind.CLIENT:
+            # Staff call the client back; the client needs no reminder of their own number.
+            phone = booking.client.phones.order_by("position", "id").first()
+            context["phone"] = format_phone(phone.number) if phone else ""
         if notification.history is not None:
             context.update(
                 old_when=local_when(notification.history.old_starts_at, booking.workshop),

@@ -55,7 +55,7 @@ def _insert_new(rows: list[Notification], now: datetime) -> list[int]:
         ids = list(Notification.objects.filter(
             dedup_key__in=[row.dedup_key for row in fresh], state=NotificationState.PENDING, queued_at=now
         ).values_list("id", flat=True))
-        transaction.on_commit(lambda: queue_send(ids))
+        transaction.on_commit(lambda: queue_send(ids, batch=True))
     return ids
 
 
@@ -169,7 +169,7 @@ def outbox_sweep(now: datetime | None = None, *, grace: timedelta) -> list[int]:
         )
         if ids:
             Notification.objects.filter(pk__in=ids).update(queued_at=now)
-            transaction.on_commit(lambda: queue_send(ids))
+            transaction.on_commit(lambda: queue_send(ids, batch=True))
     if ids or gave_up:
         logger.info("Outbox sweep: %d re-queued, %d given up", len(ids), gave_up)
     return ids
