@@ -227,7 +227,6 @@ UNFOLD = {
     "SIDEBAR": {
         "show_search": True,
         "show_all_applications": True,
-        # Other apps add their pages as groups here (reports, imports, notifications).
         "navigation": [
             {
                 "title": "Работа",
@@ -259,6 +258,24 @@ UNFOLD = {
                      "permission": _can("workshops.view_staffmembership")},
                     {"title": "Компания", "icon": "domain", "link": _admin_url("workshops_company_changelist"),
                      "permission": _can("workshops.view_company")},
+                ],
+            },
+            {
+                "title": "Отчёты и импорт",
+                "separator": True,
+                "items": [
+                    {"title": "Панель владельца", "icon": "monitoring", "link": _admin_url("reports_dashboard_changelist"),
+                     "permission": "reports.selectors.request_sees_reports"},
+                    {"title": "Импорт клиентов", "icon": "upload_file", "link": _admin_url("imports_importjob_changelist"),
+                     "permission": _can("imports.import_clients")},
+                    {"title": "Уведомления", "icon": "notifications",
+                     "link": _admin_url("bookings_notification_changelist"),
+                     "permission": _can("bookings.view_notification")},
+                    {"title": "Мой Telegram", "icon": "send", "link": _admin_url("workshops_stafftelegramlink_changelist"),
+                     "permission": lambda request: request.user.is_staff},
+                    {"title": "Еженедельный отчёт", "icon": "mail",
+                     "link": _admin_url("reports_reportsubscription_changelist"),
+                     "permission": "workshops.admin_scope.owner_only"},
                 ],
             },
             {

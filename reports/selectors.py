@@ -18,12 +18,30 @@ from zoneinfo import ZoneInfo
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import connection, transaction
 from django.db.models import (
-    BooleanField, Case, Count, DateField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet, Sum, When,
+    BooleanField,
+    Case,
+    Count,
+    DateField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Sum,
+    When,
 )
 from django.db.models.functions import TruncDate
+from django.http import HttpRequest
 
 from bookings.availability import load_schedule
-from bookings.models import Booking, BookingChannel, BookingEvent, BookingHistory, BookingStatus
+from bookings.models import (
+    Booking,
+    BookingChannel,
+    BookingEvent,
+    BookingHistory,
+    BookingStatus,
+)
 from reports.figures import Figures, Occupancy, Report
 from reports.periods import Period
 from workshops.models import Bay, Service, StaffRole, Workshop
@@ -54,6 +72,11 @@ def user_sees_reports(user: AbstractBaseUser | AnonymousUser) -> bool:
     if not (user.is_authenticated and user.is_active):
         return False
     return user_is_owner(user) or report_workshops_for_user(user).exists()
+
+
+def request_sees_reports(request: HttpRequest) -> bool:
+    """Sidebar permission callback for the owner dashboard."""
+    return user_sees_reports(request.user)
 
 
 # --- period scope -------------------------------------------------------------------
