@@ -78,6 +78,12 @@ class NotificationAdmin(ReadOnlyAdminMixin, ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return scoped_to_branches(super().get_queryset(request), request)
 
+    def get_list_filter(self, request: HttpRequest):
+        # The branch filter would list every branch's name; only owners see them all.
+        if workshop_ids_for_user(request.user) is None:
+            return self.list_filter
+        return tuple(f for f in self.list_filter if f != "workshop")
+
     @display(description="сообщение", ordering="template_key")
     def what(self, obj: Notification) -> str:
         return _template_title(obj)
