@@ -12,7 +12,6 @@ from django.utils import timezone
 
 from bookings.availability import booking_window, load_schedule, slots_available, suitable_bays_q
 from bookings.errors import BookingRuleError, SlotTaken, TransitionNotAllowed
-from bookings.notifications.events import notifications_for_event
 from bookings.models import (
     ACTIVE_STATUSES,
     TRANSITIONS,
@@ -22,6 +21,7 @@ from bookings.models import (
     BookingHistory,
     BookingStatus,
 )
+from bookings.notifications.events import notifications_for_event
 from clients.models import Client, Vehicle
 from clients.services import client_link_workshop
 from workshops.models import Bay, Service, Workshop

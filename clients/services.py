@@ -106,10 +106,8 @@ def marketing_consent_withdraw(*, telegram_user_id: int | None = None, client: C
     """
     if telegram_user_id is None and client is None:
         raise DomainError("Не указано, чьё согласие отозвать.", code="consent_owner_missing")
-    owner = Q(pk__in=[])
-    if client is not None:
-        owner |= Q(client=client)
-    if telegram_user_id is not None:
+    owner = Q(client=client) if client is not None else Q(telegram_user_id=telegram_user_id)
+    if client is not None and telegram_user_id is not None:
         owner |= Q(telegram_user_id=telegram_user_id)
     return Consent.objects.filter(owner, purpose=ConsentPurpose.MARKETING, withdrawn_at__isnull=True).update(
         withdrawn_at=timezone.now()
