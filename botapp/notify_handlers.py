@@ -8,8 +8,10 @@ membership and the booking's state in the database (``bookings.notifications.act
 - ``nt:come:<id>`` — «Приеду» on a reminder (the reminder's «Отменить» / «Перенести» are
   ``bk:cancel:<id>`` / ``bk:resched:<id>``, handled by the booking conversation);
 - ``nt:rate:<id>:<1-5>`` — the rating under the thank-you message;
-- ``/stop_ads`` — withdraw marketing consent at once; ``/link CODE`` — link a staff
-  member's Telegram; ``/chatid`` — show the chat's id (for the branch's managers' chat).
+- ``/ads`` and ``nt:ads:ask`` (on the thank-you) — show the separate marketing consent,
+  ``nt:ads:yes:<version>`` — accept it; ``/stop_ads`` — withdraw it at once;
+- ``/link CODE`` — link a staff member's Telegram; ``/chatid`` — show the chat's id (for
+  the branch's managers' chat).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import logging
 
 from asgiref.sync import sync_to_async
 from django.utils import timezone
-from telegram import InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, ContextTypes, filters
 
@@ -104,6 +106,33 @@ async def client_rates(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     await _edit(query, f"{text}\n\nВаша оценка: {STARS[rating]} — спасибо!")
 
 
+async def ads_offer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/ads or «Напоминать о плановом ТО»: show the marketing consent with its own «Согласен» button."""
+    if update.callback_query:
+        await update.callback_query.answer()
+    text = await sync_to_async(actions.marketing_consent_text)()
+    keyboard = InlineKeyboardMarkup(
+        [[InlineKeyboardButton("✅ Согласен", callback_data=f"nt:ads:yes:{actions.MARKETING_CONSENT_VERSION}")]]
+    )
+    await context.bot.send_message(update.effective_chat.id, text, reply_markup=keyboard)
+
+
+async def ads_accept(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """«Согласен» under the marketing consent: record it with the message it was given under."""
+    query = update.callback_query
+    try:
+        await sync_to_async(actions.client_accepts_marketing)(
+            telegram_user_id=update.effective_user.id, text_version=context.matches[0].group(1),
+            message_id=getattr(query.message, "message_id", None),
+        )
+    except DomainError as error:
+        await query.answer(error.message, show_alert=True)
+        return
+    await query.answer("Спасибо!")
+    text = getattr(query.message, "text", "") or ""
+    await _edit(query, f"{text}\n\n✅ Согласие получено. Отозвать: /stop_ads")
+
+
 def _withdraw_marketing(telegram_user_id: int) -> int:
     client = Client.objects.filter(telegram_user_id=telegram_user_id).first()
     return marketing_consent_withdraw(telegram_user_id=telegram_user_id, client=client)
@@ -150,6 +179,9 @@ def handlers() -> list[BaseHandler]:
         CallbackQueryHandler(manager_button, pattern=r"^nt:mgr:(confirm|cancel):(\d+)$"),
         CallbackQueryHandler(client_comes, pattern=r"^nt:come:(\d+)$"),
         CallbackQueryHandler(client_rates, pattern=r"^nt:rate:(\d+):([1-5])$"),
+        CallbackQueryHandler(ads_offer, pattern=r"^nt:ads:ask$"),
+        CallbackQueryHandler(ads_accept, pattern=r"^nt:ads:yes:(\w+)$"),
+        CommandHandler("ads", ads_offer, filters=filters.ChatType.PRIVATE),
         CommandHandler("stop_ads", stop_ads),
         CommandHandler("link", link_staff, filters=filters.ChatType.PRIVATE),
         CommandHandler("chatid", chat_id),

@@ -1,5 +1,7 @@
 """Writes about clients: one function per write, used by admin, bot, API and importer."""
 
+import hashlib
+
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -121,11 +123,30 @@ def marketing_consent_withdraw(*, telegram_user_id: int | None = None, client: C
     """
     if telegram_user_id is None and client is None:
         raise DomainError("Не указано, чьё согласие отозвать.", code="consent_owner_missing")
-    owner = Q(pk__in=[])
-    if client is not None:
-        owner |= Q(client=client)
-    if telegram_user_id is not None:
+    owner = Q(client=client) if client is not None else Q(telegram_user_id=telegram_user_id)
+    if client is not None and telegram_user_id is not None:
         owner |= Q(telegram_user_id=telegram_user_id)
     return Consent.objects.filter(owner, purpose=ConsentPurpose.MARKETING, withdrawn_at__isnull=True).update(
         withdrawn_at=timezone.now()
+    )
+
+
+def marketing_consent_give(
+    *, telegram_user_id: int, text: str, text_version: str, client: Client | None = None,
+    message_id: int | None = None, channel: str = "telegram",
+) -> Consent:
+    """Record a separate consent to marketing messages (return-visit nudges): evidence of the exact text.
+
+    Idempotent for a standing consent to the same text version.
+    """
+    existing = Consent.objects.filter(
+        telegram_user_id=telegram_user_id, purpose=ConsentPurpose.MARKETING, text_version=text_version,
+        withdrawn_at__isnull=True,
+    ).first()
+    if existing:
+        return existing
+    return Consent.objects.create(
+        client=client, telegram_user_id=telegram_user_id, purpose=ConsentPurpose.MARKETING,
+        text_version=text_version, text_hash=hashlib.sha256(text.encode("utf-8")).hexdigest(), text=text,
+        channel=channel, message_id=message_id,
     )

@@ -9,15 +9,19 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
 
+from django.template.loader import render_to_string
+
 from bookings.models import Booking, BookingStatus
 from bookings.services import booking_rate, booking_transition
-from clients.models import Client
-from clients.services import client_mark_telegram_reachable
+from clients.models import Client, Consent
+from clients.services import client_mark_telegram_reachable, marketing_consent_give
 from workshops.errors import DomainError
+from workshops.models import Company
 from workshops.selectors import workshop_ids_for_user
 from workshops.staff_telegram import staff_user_for_telegram
 
 MANAGER_ACTOR = "Telegram, чат менеджеров"
+MARKETING_CONSENT_VERSION = "1"
 CLIENT_ACTOR = "Клиент (Telegram)"
 
 
@@ -77,3 +81,26 @@ def client_rates_visit(*, telegram_user_id: int, booking_id: int, rating: int) -
     """The client pressed a rating button under the thank-you message."""
     client, booking = _clients_booking(telegram_user_id, booking_id)
     return booking_rate(booking=booking, client=client, rating=rating)
+
+
+def marketing_consent_text() -> str:
+    """The marketing consent as shown in the bot (and stored as evidence when accepted)."""
+    company = Company.objects.first()
+    return render_to_string(
+        "notifications/marketing_consent.txt",
+        {"version": MARKETING_CONSENT_VERSION, "operator": company.name if company else "нашего автосервиса"},
+    ).strip()
+
+
+def client_accepts_marketing(*, telegram_user_id: int, text_version: str, message_id: int | None) -> Consent:
+    """The person pressed «Согласен» under the marketing consent text of ``text_version``.
+
+    Refuses a press under an older text (``consent_outdated``): the person must see the current one.
+    """
+    if text_version != MARKETING_CONSENT_VERSION:
+        raise DomainError("Текст согласия обновился — посмотрите новый: /ads", code="consent_outdated")
+    client = Client.objects.filter(telegram_user_id=telegram_user_id).first()
+    return marketing_consent_give(
+        telegram_user_id=telegram_user_id, client=client, text=marketing_consent_text(),
+        text_version=text_version, message_id=message_id,
+    )

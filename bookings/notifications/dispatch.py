@@ -30,9 +30,10 @@ from bookings.models import (
     RecipientKind,
 )
 from bookings.notifications import render, transports
+from bookings.notifications.render import has_marketing_consent
 from bookings.notifications.queue import queue_send
 from bookings.notifications.transports import TransportError
-from clients.models import Client, Consent, ConsentPurpose
+from clients.models import Client
 
 logger = logging.getLogger(__name__)
 
@@ -91,12 +92,6 @@ def skip_reason(notification: Notification, now: datetime) -> str | None:
                                   starts_at__gt=now).exists():
             return "Клиент уже записан."
     return None
-
-
-def has_marketing_consent(client_id: int | None) -> bool:
-    return client_id is not None and Consent.objects.filter(
-        client_id=client_id, purpose=ConsentPurpose.MARKETING, withdrawn_at__isnull=True
-    ).exists()
 
 
 def telegram_chat_for(notification: Notification) -> int:

@@ -17,6 +17,7 @@ from django.template.loader import get_template
 from django.utils import timezone
 
 from bookings.models import Booking, BookingStatus, Notification, NotificationChannel, RecipientKind
+from clients.models import Consent, ConsentPurpose
 from clients.normalize import format_phone
 from workshops.models import Workshop
 
@@ -117,6 +118,12 @@ def _render_text(template_name: str, context: dict) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines))
 
 
+def has_marketing_consent(client_id: int | None) -> bool:
+    return client_id is not None and Consent.objects.filter(
+        client_id=client_id, purpose=ConsentPurpose.MARKETING, withdrawn_at__isnull=True
+    ).exists()
+
+
 def _button(text: str, data: str) -> dict:
     return {"text": text, "callback_data": data}
 
@@ -135,6 +142,8 @@ def keyboard_for(notification: Notification) -> dict | None:
                 [_button("Отменить", f"bk:cancel:{booking.pk}"), _button("Перенести", f"bk:resched:{booking.pk}")]]
     elif key == "client_thanks":
         rows = [[_button(label, f"nt:rate:{booking.pk}:{value}") for value, label in RATING_LABELS.items()]]
+        if not has_marketing_consent(notification.client_id):
+            rows.append([_button("🔔 Напоминать о плановом ТО", "nt:ads:ask")])
     else:
         return None
     return {"inline_keyboard": rows}

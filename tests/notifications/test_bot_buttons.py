@@ -178,6 +178,34 @@ def test_the_client_rates_the_visit_and_admin_has_the_rating(booking, botapi):
     assert botapi.last_message(CLIENT_TG)["text"].endswith("Ваша оценка: ★★★★☆ — спасибо!")
 
 
+def test_the_client_gives_a_separate_marketing_consent_from_the_thank_you_message(booking, botapi):
+    staff = UserFactory()
+    booking_transition(booking=booking, to_status=BookingStatus.CONFIRMED, by_user=staff)
+    booking_transition(booking=booking, to_status=BookingStatus.COMPLETED, by_user=staff, now=booking.ends_at)
+    notification_send(Notification.objects.get(booking=booking, template_key="client_thanks").pk)
+    thanks = botapi.last_message(CLIENT_TG)
+    assert thanks["reply_markup"]["inline_keyboard"][1] == [
+        {"text": "🔔 Напоминать о плановом ТО", "callback_data": "nt:ads:ask"}
+    ]
+    run_updates(botapi, botapi.user_presses(CLIENT_TG, "nt:ads:ask", thanks))
+    offer = botapi.last_message(CLIENT_TG)
+    assert offer["text"].startswith("Согласие на сервисные и рекламные рассылки (версия 1)")
+    assert not Consent.objects.filter(purpose=ConsentPurpose.MARKETING).exists(), "showing is not agreeing"
+    run_updates(botapi, botapi.user_presses(CLIENT_TG, "nt:ads:yes:1", offer))
+    consent = Consent.objects.get(purpose=ConsentPurpose.MARKETING)
+    assert (consent.client, consent.telegram_user_id, consent.message_id) == (booking.client, CLIENT_TG,
+                                                                             offer["message_id"])
+    assert consent.text == offer["text"] and consent.withdrawn_at is None
+    assert botapi.last_message(CLIENT_TG)["text"].endswith("✅ Согласие получено. Отозвать: /stop_ads")
+
+
+def test_agreeing_under_an_outdated_consent_text_records_nothing(tg_client, botapi):
+    run_updates(botapi, botapi.user_sends_text(CLIENT_TG, "/ads"))
+    run_updates(botapi, botapi.user_presses(CLIENT_TG, "nt:ads:yes:0", botapi.last_message(CLIENT_TG)))
+    assert "обновился" in alert(botapi)
+    assert not Consent.objects.exists()
+
+
 def test_stop_ads_withdraws_marketing_consent_at_once(tg_client, botapi):
     consent = Consent.objects.create(
         client=tg_client, telegram_user_id=CLIENT_TG, purpose=ConsentPurpose.MARKETING, text_version="1",

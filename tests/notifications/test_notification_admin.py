@@ -37,7 +37,7 @@ def test_staff_of_another_branch_see_nothing_of_it(client, booking, failed_remin
     other = WorkshopFactory(name="СТО Север")
     client.force_login(staff_of(other, "view_notification"))
     page = client.get(reverse("admin:bookings_notification_changelist")).content.decode()
-    assert "bot was blocked" not in page and "Иван Петров" not in page
+    assert "bot was blocked" not in page and "Иван Петров" not in page and "СТО Центр" not in page
     detail = client.get(reverse("admin:bookings_notification_change", args=[failed_reminder.pk]))
     assert detail.status_code in (302, 404)
 
