@@ -98,6 +98,7 @@ class WorkshopAdmin(BranchScopedAdminMixin, ModelAdmin):
                 )
             },
         ),
+        ("Уведомления", {"fields": ("manager_telegram_chat_id", "manager_emails", "reminder_offsets_hours")}),
     )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
