@@ -158,5 +158,8 @@ def _close_connection() -> None:
 
 
 def clear_bot_cache() -> None:
-    """Forget repeated-update and flood counters: every test's Bot API server numbers updates from 1."""
+    """Forget repeated-update and flood counters (every test's Bot API server numbers updates from 1) and the catalog."""
+    from botapp import catalog
+
     cache.clear()
+    catalog.clear()
