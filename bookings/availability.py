@@ -5,16 +5,16 @@ days, one UNION) and its suitable bays with their active bookings in the window 
 LEFT JOIN). The rest is an in-memory sweep.
 """
 
-from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import DateField, FilteredRelation, IntegerField, Q, TimeField, Value
+from django.db import connection
+from django.db.models import FilteredRelation, Func, IntegerField, Q, QuerySet
 from django.utils import timezone
 
 from bookings.models import ACTIVE_STATUSES, BookingChannel
-from workshops.models import Bay, ClosedDay, Service, Workshop, WorkingHours
+from workshops.models import Bay, ClosedDay, Service, WorkingHours, Workshop
 
 # Staff booking a caller in by phone are not held to the client's lead time and horizon.
 STAFF_CHANNELS = frozenset({BookingChannel.PHONE})
@@ -64,25 +64,35 @@ def _local(day: date, moment: time, workshop: Workshop) -> datetime:
     return datetime.combine(day, moment, tzinfo=workshop.tz)
 
 
+def _as_time(value: time | str | None) -> time | None:
+    # PostgreSQL returns times; SQLite keeps them as ISO text.
+    return time.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _as_date(value: date | str | None) -> date | None:
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
 def load_schedule(*, workshop: Workshop, first_day: date, last_day: date) -> dict[date, DaySchedule]:
     """The branch's open intervals for each local date in ``[first_day, last_day]`` (one query)."""
-    hours = WorkingHours.objects.filter(workshop=workshop).annotate(
-        closed_on=Value(None, output_field=DateField()),
-    ).values_list("weekday", "opens_at", "closes_at", "break_starts", "break_ends", "closed_on")
-    closed = ClosedDay.objects.filter(workshop=workshop, date__range=(first_day, last_day)).annotate(
-        weekday=Value(None, output_field=IntegerField()),
-        opens_at=Value(None, output_field=TimeField()),
-        closes_at=Value(None, output_field=TimeField()),
-        break_starts=Value(None, output_field=TimeField()),
-        break_ends=Value(None, output_field=TimeField()),
-    ).values_list("weekday", "opens_at", "closes_at", "break_starts", "break_ends", "date")
+    # Plain SQL: every booking and every slot search reads the schedule, and building this
+    # UNION through the ORM cost several times more than running it (see BENCHMARKS.md).
+    hours, closed = WorkingHours._meta.db_table, ClosedDay._meta.db_table
+    sql = (
+        f"SELECT weekday, opens_at, closes_at, break_starts, break_ends, NULL FROM {hours} WHERE workshop_id = %s "
+        f"UNION ALL "
+        f"SELECT NULL, NULL, NULL, NULL, NULL, date FROM {closed} WHERE workshop_id = %s AND date BETWEEN %s AND %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [workshop.pk, workshop.pk, first_day, last_day])
+        rows = cursor.fetchall()
     by_weekday: dict[int, tuple] = {}
     closed_days: set[date] = set()
-    for weekday, opens, closes, break_starts, break_ends, closed_on in hours.union(closed, all=True):
+    for weekday, opens, closes, break_starts, break_ends, closed_on in rows:
         if closed_on is not None:
-            closed_days.add(closed_on)
+            closed_days.add(_as_date(closed_on))
         else:
-            by_weekday[weekday] = (opens, closes, break_starts, break_ends)
+            by_weekday[weekday] = tuple(map(_as_time, (opens, closes, break_starts, break_ends)))
 
     schedule: dict[date, DaySchedule] = {}
     day = first_day
@@ -114,26 +124,43 @@ def suitable_bays_q(service: Service) -> Q:
     return q
 
 
-def load_busy(
-    *, workshop: Workshop, service: Service, start: datetime, end: datetime, exclude_booking_id: int | None = None
-) -> dict[int, list[tuple[datetime, datetime]]]:
-    """Suitable bays of the branch (only if it offers the service) → their active bookings in ``[start, end)``.
+class EpochSeconds(Func):
+    """A timestamp as whole seconds since 1970-01-01 UTC.
 
-    One query: bays LEFT JOIN their overlapping active bookings. A bay without bookings
-    maps to an empty list.
+    ``slots_available`` reads hundreds of booking times per call; as integers they load
+    several times faster than as aware datetimes (Django converts each of those in Python).
     """
+
+    output_field = IntegerField()
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return self.as_sql(compiler, connection, template="EXTRACT(EPOCH FROM %(expressions)s)::bigint", **extra_context)
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        # SQLite keeps datetimes as UTC text; '%%%%s' survives two rounds of %-formatting as '%s'.
+        return self.as_sql(
+            compiler, connection, template="CAST(strftime('%%%%s', %(expressions)s) AS INTEGER)", **extra_context
+        )
+
+
+def _busy_rows(
+    *, workshop: Workshop, service: Service, start: datetime, end: datetime, exclude_booking_id: int | None
+) -> QuerySet[Bay]:
+    """Suitable bays of the branch (only if it offers the service) LEFT JOIN their active bookings in ``[start, end)``."""
     condition = Q(
         bookings__status__in=ACTIVE_STATUSES, bookings__starts_at__lt=end, bookings__ends_at__gt=start
     )
     if exclude_booking_id is not None:
         condition &= ~Q(bookings__pk=exclude_booking_id)
-    rows = (
+    return (
         Bay.objects.filter(suitable_bays_q(service), workshop=workshop, workshop__services=service)
         .annotate(active_booking=FilteredRelation("bookings", condition=condition))
-        .values_list("id", "active_booking__starts_at", "active_booking__ends_at")
         .order_by("position", "id")
     )
-    busy: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
+
+
+def _group_by_bay(rows) -> dict[int, list[tuple]]:
+    busy: dict[int, list[tuple]] = defaultdict(list)
     for bay_id, starts_at, ends_at in rows:
         busy[bay_id]  # keeps bays without bookings
         if starts_at is not None:
@@ -143,13 +170,45 @@ def load_busy(
     return dict(busy)
 
 
-def _is_free(intervals: list[tuple[datetime, datetime]], starts: list[datetime], start: datetime, end: datetime) -> bool:
-    """No interval of a bay's sorted, non-overlapping bookings meets ``[start, end)``."""
-    i = bisect_right(starts, start) - 1
-    if i >= 0 and intervals[i][1] > start:
-        return False
-    j = i + 1
-    return not (j < len(intervals) and intervals[j][0] < end)
+def load_busy(
+    *, workshop: Workshop, service: Service, start: datetime, end: datetime, exclude_booking_id: int | None = None
+) -> dict[int, list[tuple[datetime, datetime]]]:
+    """Suitable bays of the branch (only if it offers the service) → their active bookings in ``[start, end)``.
+
+    One query: bays LEFT JOIN their overlapping active bookings. A bay without bookings
+    maps to an empty list; bays come in their display order, bookings sorted by start.
+    """
+    rows = _busy_rows(
+        workshop=workshop, service=service, start=start, end=end, exclude_booking_id=exclude_booking_id
+    ).values_list("id", "active_booking__starts_at", "active_booking__ends_at")
+    return _group_by_bay(rows)
+
+
+def load_busy_seconds(
+    *, workshop: Workshop, service: Service, start: datetime, end: datetime, exclude_booking_id: int | None = None
+) -> dict[int, list[tuple[int, int]]]:
+    """``load_busy`` with each booking as ``(starts, ends)`` in epoch seconds (one query)."""
+    rows = _busy_rows(
+        workshop=workshop, service=service, start=start, end=end, exclude_booking_id=exclude_booking_id
+    ).values_list("id", EpochSeconds("active_booking__starts_at"), EpochSeconds("active_booking__ends_at"))
+    return _group_by_bay(rows)
+
+
+def _free_bays(busy: dict[int, list[tuple[int, int]]], starts: list[int], duration: int) -> list[tuple[int, ...]]:
+    """For each of ``starts`` (ascending epoch seconds), the bays with no booking meeting ``[start, start + duration)``.
+
+    One merge pass per bay: as starts only grow, bookings that ended by a start can be
+    skipped for good; the first one left overlaps exactly when it begins before the end.
+    """
+    free: list[list[int]] = [[] for _ in starts]
+    for bay_id, intervals in busy.items():
+        i, count = 0, len(intervals)
+        for index, start in enumerate(starts):
+            while i < count and intervals[i][1] <= start:
+                i += 1
+            if i == count or intervals[i][0] >= start + duration:
+                free[index].append(bay_id)
+    return [tuple(bays) for bays in free]
 
 
 def slots_available(
@@ -178,21 +237,19 @@ def slots_available(
     intervals = [interval for day in schedule.values() for interval in day.intervals]
     if not intervals:
         return []
-    busy = load_busy(
+    busy = load_busy_seconds(
         workshop=workshop, service=service, start=intervals[0][0], end=intervals[-1][1],
         exclude_booking_id=exclude_booking_id,
     )
-    starts = {bay_id: [s for s, _ in bay_busy] for bay_id, bay_busy in busy.items()}
     duration = timedelta(minutes=service.duration_minutes)
     step = timedelta(minutes=workshop.slot_step_minutes)
-    slots: list[Slot] = []
+    candidates: list[datetime] = []
     for open_at, close_at in intervals:
         start = open_at
         while start + duration <= close_at:
             if start >= window.earliest:
-                end = start + duration
-                free = tuple(b for b, b_busy in busy.items() if _is_free(b_busy, starts[b], start, end))
-                if free:
-                    slots.append(Slot(start, end, free))
+                candidates.append(start)
             start += step
+    free = _free_bays(busy, [int(start.timestamp()) for start in candidates], service.duration_minutes * 60)
+    slots = [Slot(start, start + duration, bays) for start, bays in zip(candidates, free) if bays]
     return slots

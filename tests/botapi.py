@@ -6,7 +6,8 @@ python-telegram-bot talks to it through its real HTTP client: point ``TELEGRAM_A
 keyboards can be asserted), and can answer like Telegram does when things go wrong:
 ``429 Too Many Requests`` with ``retry_after`` and ``403 Forbidden: bot was blocked by the user``.
 With ``enforce_limits=True`` it also answers 429 when the bot exceeds Telegram's limits
-(30 messages/s per bot, 1/s per private chat, 20/min per group).
+(30 messages/s per bot, 1/s per private chat, 20/min per group). ``hold_next`` keeps a call
+in flight until released, to kill its sender meanwhile.
 
 Nothing here reaches the network: it binds 127.0.0.1 on a free port.
 """
@@ -52,12 +53,30 @@ class Failure:
 
 
 @dataclass
+class Hold:
+    """A call held in flight: ``reached`` is set when it arrives; it waits for ``release()``."""
+
+    method: str | None
+    chat_id: int | None
+    reached: threading.Event = field(default_factory=threading.Event)
+    released: threading.Event = field(default_factory=threading.Event)
+    drop: bool = False
+    taken: bool = False
+
+    def release(self, *, drop: bool = False) -> None:
+        """Let the call through; ``drop=True`` closes its connection unanswered and unprocessed."""
+        self.drop = drop
+        self.released.set()
+
+
+@dataclass
 class BotApiState:
     calls: list[Call] = field(default_factory=list)
     updates: list[dict] = field(default_factory=list)
     messages: dict[tuple[int, int], dict] = field(default_factory=dict)  # (chat_id, message_id) → message
     blocked_chats: set[int] = field(default_factory=set)
     failures: list[Failure] = field(default_factory=list)
+    holds: list[Hold] = field(default_factory=list)
     webhook_url: str = ""
 
 
@@ -106,6 +125,8 @@ class BotApiServer:
         if self._httpd:
             with self._lock:
                 self._lock.notify_all()
+                for hold in self.state.holds:
+                    hold.released.set()
             self._httpd.shutdown()
             self._httpd.server_close()
             self._httpd = None
@@ -184,6 +205,13 @@ class BotApiServer:
         with self._lock:
             self.state.failures.append(Failure(method, chat_id, error_code, description, retry_after, times))
 
+    def hold_next(self, method: str | None = None, *, chat_id: int | None = None) -> Hold:
+        """Hold the next matching call in flight until ``hold.release()`` (e.g. to kill the sender meanwhile)."""
+        hold = Hold(method, chat_id)
+        with self._lock:
+            self.state.holds.append(hold)
+        return hold
+
     # --- what the bot did ----------------------------------------------------------
     def calls(self, method: str | None = None) -> list[Call]:
         with self._lock:
@@ -227,6 +255,15 @@ class BotApiServer:
             return self._reply(request, 404, {"ok": False, "error_code": 404, "description": "Not Found"})
         method = request.path[len(prefix):]
         params = self._decode(request)
+        hold = self._take_hold(method, self._chat_id(params))
+        if hold is not None:
+            hold.reached.set()
+            hold.released.wait(timeout=60)
+            if hold.drop:
+                with self._lock:
+                    self.state.calls.append(Call(method, params, time.monotonic(), 0))
+                request.close_connection = True
+                return None
         status, payload = self._dispatch(method, params)
         with self._lock:
             self.state.calls.append(Call(method, params, time.monotonic(), status))
@@ -280,6 +317,19 @@ class BotApiServer:
             payload["parameters"] = {"retry_after": retry_after}
         return code, payload
 
+    @staticmethod
+    def _chat_id(params: dict[str, Any]) -> int | None:
+        chat_id = params.get("chat_id")
+        return int(chat_id) if isinstance(chat_id, (int, str)) and str(chat_id).lstrip("-").isdigit() else None
+
+    def _take_hold(self, method: str, chat_id: int | None) -> Hold | None:
+        with self._lock:
+            for hold in self.state.holds:
+                if not hold.taken and hold.method in (None, method) and hold.chat_id in (None, chat_id):
+                    hold.taken = True
+                    return hold
+        return None
+
     def _scripted_failure(self, method: str, chat_id: int | None) -> tuple[int, dict] | None:
         for failure in self.state.failures:
             if failure.times > 0 and failure.method in (None, method) and failure.chat_id in (None, chat_id):
@@ -306,8 +356,7 @@ class BotApiServer:
         return False
 
     def _dispatch(self, method: str, params: dict[str, Any]) -> tuple[int, dict]:
-        chat_id = params.get("chat_id")
-        chat_id = int(chat_id) if isinstance(chat_id, (int, str)) and str(chat_id).lstrip("-").isdigit() else None
+        chat_id = self._chat_id(params)
         with self._lock:
             failure = self._scripted_failure(method, chat_id)
             if failure:

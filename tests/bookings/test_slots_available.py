@@ -125,3 +125,36 @@ def test_slots_are_computed_in_the_branch_time_zone(db):
     first = slots[0].starts_at
     assert first.astimezone(tz).strftime("%H:%M") == "09:00"
     assert first.astimezone(zoneinfo.ZoneInfo("UTC")).strftime("%H:%M") == "23:00"
+
+
+def test_free_bays_of_every_slot_agree_with_a_check_of_each_booking(workshop, oil_change):
+    """The sweep against brute force on a crowded day: back-to-back, long, cancelled and excluded bookings."""
+    bays = [BayFactory(workshop=workshop, name=f"П{i}") for i in range(3)]
+    long_job = ServiceFactory(duration_minutes=150, workshops=[workshop])
+    day = next_weekday(2, MSK, 9)
+    layout = [  # (bay, start hour, minutes, status)
+        (0, 9, 60, "new"), (0, 10, 60, "confirmed"), (0, 12, 30, "new"), (0, 15, 180, "confirmed"),
+        (1, 9.5, 90, "new"), (1, 11, 120, "cancelled"), (1, 14, 60, "completed"), (1, 16, 30, "new"),
+        (2, 11.5, 30, "new"), (2, 17, 120, "new"),
+    ]
+    made = [
+        BookingFactory(workshop=workshop, bay=bays[b], service=oil_change, status=status,
+                       starts_at=day + timedelta(hours=hour - 9), ends_at=day + timedelta(hours=hour - 9, minutes=minutes))
+        for b, hour, minutes, status in layout
+    ]
+    excluded = made[1]
+    for service in (oil_change, long_job):
+        for exclude in (None, excluded.pk):
+            slots = slots_available(workshop=workshop, service=service, date_from=day.date(), days=1,
+                                    channel=BookingChannel.PHONE, exclude_booking_id=exclude)
+            offered = {s.starts_at: s.bay_ids for s in slots}
+            active = [m for m in made if m.status in ("new", "confirmed") and m.pk != exclude]
+            moment = day
+            while moment < day + timedelta(hours=10):
+                end = moment + timedelta(minutes=service.duration_minutes)
+                free = tuple(bay.pk for bay in bays if not any(
+                    m.bay_id == bay.pk and m.starts_at < end and m.ends_at > moment for m in active))
+                in_hours = (end <= day + timedelta(hours=4)) or (moment >= day + timedelta(hours=5) and end <= day + timedelta(hours=10))
+                expected = free if in_hours and free else None
+                assert offered.get(moment) == expected, (service.duration_minutes, exclude, moment.time())
+                moment += timedelta(minutes=30)

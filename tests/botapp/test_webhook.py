@@ -136,6 +136,14 @@ def runbot(botapi, *args: str, **env: str) -> subprocess.Popen:
     )
 
 
+def port_accepts(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+    except OSError:
+        return False
+    return True
+
+
 def stop(process: subprocess.Popen) -> str:
     process.send_signal(signal.SIGINT)
     output, _ = process.communicate(timeout=20)
@@ -165,6 +173,8 @@ def test_runbot_serves_the_webhook(botapi, shop):
                      TELEGRAM_WEBHOOK_URL=url, TELEGRAM_WEBHOOK_SECRET=SECRET)
     try:
         botapi.wait_for(lambda: botapi.calls("setWebhook"), timeout=30)
+        # setWebhook can reach Telegram a moment before the listener accepts connections.
+        botapi.wait_for(lambda: port_accepts(port), timeout=30)
         assert post(url, start_update(11), secret="nope").status_code == 403
         assert post(url, start_update(12)).status_code == 200
         botapi.wait_for(lambda: len(botapi.sent_to(USER)) >= 2, timeout=30)
