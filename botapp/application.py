@@ -112,6 +112,13 @@ def build_application(
         rate_limiter = AIORateLimiter(max_retries=3)
     if rate_limiter is not None:
         builder = builder.rate_limiter(rate_limiter)
-    application = builder.build()
+    application = builder.post_shutdown(release).build()
     install_handlers(application, extra_handlers())
     return application
+
+
+async def release(application: Application) -> None:
+    """After shutdown: close the gate's Redis connections and the database threads' connections."""
+    if "gate" in application.bot_data:
+        await application.bot_data.pop("gate").close()
+    await handlers.close_db_connections()
