@@ -91,13 +91,14 @@ def file_url(base_url: str) -> str:
 
 def build_application(
     *, token: str | None = None, base_url: str | None = None,
-    rate_limiter: BaseRateLimiter | None = _DEFAULT, max_concurrent_updates: int = 32,
+    rate_limiter: BaseRateLimiter | None = _DEFAULT, update_processor: BaseUpdateProcessor | None = None,
 ) -> Application:
     """The bot, ready for ``run_polling`` / ``run_webhook`` (or ``initialize`` + ``process_update`` in tests).
 
     Reads ``TELEGRAM_BOT_TOKEN`` and ``TELEGRAM_API_URL`` (the Bot API base: Telegram's,
     a self-hosted server's, or the test server's). Outgoing calls keep within Telegram's
-    limits through ``AIORateLimiter`` unless another ``rate_limiter`` (or ``None``) is given.
+    limits through ``AIORateLimiter`` unless another ``rate_limiter`` (or ``None``) is given;
+    updates are handled by a ``PerUserUpdateProcessor`` unless another ``update_processor`` is.
     """
     token = token or settings.TELEGRAM_BOT_TOKEN
     if not token:
@@ -105,12 +106,19 @@ def build_application(
     base_url = base_url or settings.TELEGRAM_API_URL
     builder = (
         Application.builder().token(token).base_url(base_url).base_file_url(file_url(base_url))
-        .concurrent_updates(PerUserUpdateProcessor(max_concurrent_updates))
+        .concurrent_updates(update_processor or PerUserUpdateProcessor())
     )
     if rate_limiter is _DEFAULT:
         rate_limiter = AIORateLimiter(max_retries=3)
     if rate_limiter is not None:
         builder = builder.rate_limiter(rate_limiter)
-    application = builder.build()
+    application = builder.post_shutdown(release).build()
     install_handlers(application, extra_handlers())
     return application
+
+
+async def release(application: Application) -> None:
+    """After shutdown: close the gate's Redis connections and the database threads' connections."""
+    if "gate" in application.bot_data:
+        await application.bot_data.pop("gate").close()
+    await handlers.close_db_connections()

@@ -8,19 +8,22 @@ a user typed can break one.
 import asyncio
 import functools
 import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.db import connection
 from telegram import CallbackQuery, Message, Update
 from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden, TelegramError
-from telegram.ext import ApplicationHandlerStop, ContextTypes
+from telegram.ext import Application, ApplicationHandlerStop, ContextTypes
 
 from botapp import flow
 from botapp.flow import Out, Reply, TgUser
-from botapp.gate import Verdict, gate_check
+from botapp.gate import MemoryGate, RedisGate, Verdict, make_gate
 from botapp.texts import render
 
 logger = logging.getLogger(__name__)
@@ -28,7 +31,14 @@ T = TypeVar("T")
 Context = ContextTypes.DEFAULT_TYPE
 
 
-# --- the database thread -------------------------------------------------------------
+# --- the database threads ------------------------------------------------------------
+# Database work runs on a few threads of its own, each with its own connection, so while
+# one waits for PostgreSQL (a commit's flush) another can work. One user's updates never
+# run at once (``PerUserUpdateProcessor``), so no two threads work on one session.
+DB_THREADS = 4
+_db_executor = ThreadPoolExecutor(max_workers=DB_THREADS, thread_name_prefix="bot-db")
+
+
 def _usable_connection() -> None:
     """Drop a connection that failed (the database restarted, …) so the next query reconnects."""
     if connection.connection is not None and connection.errors_occurred:
@@ -39,13 +49,24 @@ def _usable_connection() -> None:
 
 
 def db(func: Callable[..., T]) -> Callable[..., Any]:
-    """``func`` run in asgiref's single database thread (thread-sensitive), on a usable connection."""
+    """``func`` run on a database thread, on a usable connection."""
     @functools.wraps(func)
     def guarded(*args: Any, **kwargs: Any) -> T:
         _usable_connection()
         return func(*args, **kwargs)
 
-    return sync_to_async(guarded, thread_sensitive=True)
+    return sync_to_async(guarded, thread_sensitive=False, executor=_db_executor)
+
+
+async def close_db_connections() -> None:
+    """Close every database thread's connection (at shutdown): one task per thread, held until all have one."""
+    barrier = threading.Barrier(DB_THREADS)
+
+    def close() -> None:
+        barrier.wait(timeout=10)
+        connection.close()
+
+    await asyncio.gather(*(asyncio.wrap_future(_db_executor.submit(close)) for _ in range(DB_THREADS)))
 
 
 def sender(update: Update) -> TgUser:
@@ -89,10 +110,17 @@ async def _quietly(action: Any) -> None:
 
 
 # --- before everything ---------------------------------------------------------------------
+def gate_of(application: Application) -> RedisGate | MemoryGate:
+    """The application's repeated-update and flood counters, made on first use (on the running loop)."""
+    if "gate" not in application.bot_data:
+        application.bot_data["gate"] = make_gate(redis_url=settings.REDIS_URL, bot_id=application.bot.id)
+    return application.bot_data["gate"]
+
+
 async def gate(update: Update, context: Context) -> None:
     """Drop a repeated update and a flooding user's excess before any other handler sees them."""
     user = update.effective_user
-    verdict = await db(gate_check)(bot_id=context.bot.id, update_id=update.update_id, user_id=user.id if user else None)
+    verdict = await gate_of(context.application).check(update_id=update.update_id, user_id=user.id if user else None)
     if verdict is Verdict.PASS:
         return
     if verdict is Verdict.SLOW_DOWN and update.effective_chat and update.effective_chat.type == ChatType.PRIVATE:

@@ -83,13 +83,14 @@ class BotApiState:
 class BotApiServer:
     """Start with ``start()`` (or as a context manager); ``base_url`` is what PTB's ``base_url`` takes."""
 
-    def __init__(self, token: str = "123456:TEST-TOKEN", enforce_limits: bool = False) -> None:
+    def __init__(self, token: str = "123456:TEST-TOKEN", enforce_limits: bool = False, first_update_id: int = 1) -> None:
         self.token = token
         self.enforce_limits = enforce_limits
         self.state = BotApiState()
         self._lock = threading.Condition()
-        self._update_ids = itertools.count(1)
+        self._update_ids = itertools.count(first_update_id)
         self._message_ids: dict[int, itertools.count] = defaultdict(lambda: itertools.count(1))
+        self._last_sent: dict[int, int] = {}  # chat → id of the newest message the bot sent there
         self._sent_times: deque[float] = deque()
         self._chat_times: dict[int, deque[float]] = defaultdict(deque)
         self.rejected_429 = 0
@@ -102,6 +103,9 @@ class BotApiServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in two writes; with Nagle's algorithm on, the second
+            # waits for the client's delayed ACK (~40 ms) on every keep-alive request.
+            disable_nagle_algorithm = True
 
             def do_POST(self) -> None:  # noqa: N802 (http.server API)
                 server._handle(self)
@@ -219,7 +223,12 @@ class BotApiServer:
             return [m for (chat, _), m in sorted(self.state.messages.items()) if chat == chat_id and m.get("_from_bot")]
 
     def last_message(self, chat_id: int) -> dict | None:
-        sent = self.sent_to(chat_id)
+        """The newest message the bot sent to ``chat_id`` (as edited since), or ``None``."""
+        with self._lock:
+            newest = self.state.messages.get((chat_id, self._last_sent.get(chat_id, 0)))
+        if newest is not None:
+            return newest
+        sent = self.sent_to(chat_id)  # the newest was deleted: the newest that is left
         return sent[-1] if sent else None
 
     def wait_for(self, predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
@@ -296,7 +305,10 @@ class BotApiServer:
         request.send_header("Content-Type", "application/json")
         request.send_header("Content-Length", str(len(body)))
         request.end_headers()
-        request.wfile.write(body)
+        try:
+            request.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (a long poll cut short when the bot stops)
 
     @staticmethod
     def _error(code: int, description: str, retry_after: int | None = None) -> tuple[int, dict]:
@@ -386,6 +398,7 @@ class BotApiServer:
             message = {"message_id": message_id, "date": int(time.time()), "chat": chat,
                        "from": self._m_getMe({}), **content, "_from_bot": True}
             self.state.messages[(chat_id, message_id)] = message
+            self._last_sent[chat_id] = message_id
         return {k: v for k, v in message.items() if not k.startswith("_")}
 
     def _m_sendMessage(self, params: dict) -> dict | tuple:  # noqa: N802

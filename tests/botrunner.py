@@ -4,7 +4,7 @@ The application runs on its own event loop in a background thread, as in product
 ``deliver()`` fetches pending updates with a real ``getUpdates`` call and has the
 application process them, so every call the bot makes goes over HTTP to the server.
 Tests read like a user: ``runner.text(USER, "/start")``, ``runner.press(USER, "Согласен")``.
-Use it with a transactional database (the bot's database thread has its own connection).
+Use it with a transactional database (the bot's database threads have their own connections).
 """
 
 from __future__ import annotations
@@ -14,9 +14,7 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.core.cache import cache
-from django.db import connection
 from telegram.ext import Application
 
 from tests.botapi import BotApiServer
@@ -61,9 +59,9 @@ class BotRunner:
 
     def _pace(self, user_id: int) -> None:
         if self.human_pace:
-            from botapp.gate import flood_key
+            from botapp.handlers import gate_of
 
-            cache.delete(flood_key(self.app.bot.id, user_id))
+            self.run(gate_of(self.app).forget_user(user_id))
 
     def text(self, user_id: int, text: str) -> None:
         self._pace(user_id)
@@ -143,20 +141,20 @@ class BotRunner:
         if self.app.running:
             await self.app.stop()
         await self.app.shutdown()
+        from botapp.application import release
+
+        await release(self.app)
 
     def stop(self) -> None:
         self.run(self._shutdown())
-        self.run(sync_to_async(_close_connection, thread_sensitive=True)())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(timeout=5)
         self.loop.close()
 
 
-def _close_connection() -> None:
-    """Close the database thread's own connection (``connection`` resolves per thread)."""
-    connection.close()
-
-
 def clear_bot_cache() -> None:
-    """Forget repeated-update and flood counters: every test's Bot API server numbers updates from 1."""
+    """Forget repeated-update and flood counters (every test's Bot API server numbers updates from 1) and the catalog."""
+    from botapp import catalog
+
     cache.clear()
+    catalog.clear()

@@ -7,6 +7,7 @@ checks the rest (the slot is still free, the car is the client's) when booking.
 """
 
 import re
+from contextlib import nullcontext
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -17,7 +18,7 @@ from bookings.availability import booking_window, slots_available
 from bookings.errors import BookingRuleError, SlotTaken, TransitionNotAllowed
 from bookings.models import Booking, BookingChannel
 from bookings.services import booking_create, booking_reschedule
-from botapp import callbacks, keyboards, selectors
+from botapp import callbacks, catalog, keyboards, selectors
 from botapp.flow.core import (
     SCREENS, Out, Reply, Turn, enter, on_back, on_button, on_text, screen, session_reset, show,
 )
@@ -47,10 +48,13 @@ def local_at(turn: Turn, value: str | None = None) -> datetime:
     return datetime.strptime(value or turn.data["at"], STAMP).replace(tzinfo=ZoneInfo(turn.data["ws_tz"]))
 
 
-def catalog(turn: Turn) -> tuple[Workshop, Service]:
-    """The chosen branch and service, fresh from the database (two queries)."""
-    workshop = Workshop.objects.filter(pk=turn.data.get("ws"), is_active=True).first()
-    service = Service.objects.filter(pk=turn.data.get("sv"), is_active=True).first()
+def chosen(turn: Turn, *, fresh: bool = False) -> tuple[Workshop, Service]:
+    """The chosen branch and service: from the catalog for screens, ``fresh`` from the database to book."""
+    if fresh:
+        workshop = Workshop.objects.filter(pk=turn.data.get("ws"), is_active=True).first()
+        service = Service.objects.filter(pk=turn.data.get("sv"), is_active=True).first()
+    else:
+        workshop, service = catalog.workshop(turn.data.get("ws")), catalog.service(turn.data.get("sv"))
     if workshop is None or service is None:
         raise DomainError(render("catalog_gone"), code="catalog_gone")
     return workshop, service
@@ -104,7 +108,7 @@ def book(turn: Turn) -> Reply:
 # --- branch -------------------------------------------------------------------------------
 @screen("branch")
 def branch_screen(turn: Turn) -> list[Out]:
-    branches = selectors.branches_for_booking()
+    branches = catalog.branches()
     turn.data["branches"] = len(branches)
     if not branches:
         session_reset(turn)
@@ -120,7 +124,7 @@ def branch_screen(turn: Turn) -> list[Out]:
 @on_button("branch", "br")
 def branch_chosen(turn: Turn, arg: str) -> Reply:
     """A branch: then its services."""
-    workshop = Workshop.objects.filter(pk=int(arg), is_active=True).first()
+    workshop = catalog.workshop(int(arg))
     if workshop is None:
         return show(turn, "branch", answer=render("answer_gone"))
     remember_branch(turn, workshop)
@@ -137,7 +141,7 @@ def branch_back(turn: Turn) -> Reply:
 # --- service ------------------------------------------------------------------------------
 @screen("service")
 def service_screen(turn: Turn) -> list[Out]:
-    services = selectors.services_for_booking(turn.data["ws"])
+    services = catalog.services(turn.data["ws"])
     step = enter(turn, "service", [service.pk for service in services])
     turn.data["services"] = {
         str(s.pk): [s.name, s.duration_minutes, str(s.price_from) if s.price_from is not None else ""]
@@ -268,7 +272,7 @@ def telegram_priority(workshop: Workshop) -> dict[str, object]:
 @screen("date")
 def date_screen(turn: Turn) -> list[Out]:
     """The calendar of the horizon; only days with a free start are offered."""
-    workshop, service = catalog(turn)
+    workshop, service = chosen(turn)
     slots = slots_available(
         workshop=workshop, service=service, days=workshop.horizon_days + workshop.telegram_extra_days,
         channel=TELEGRAM, exclude_booking_id=turn.data.get("booking"),
@@ -349,7 +353,7 @@ def date_back(turn: Turn) -> Reply:
 @screen("time")
 def time_screen(turn: Turn) -> list[Out]:
     """Only free start times of the chosen day; a day that filled up meanwhile goes back to the calendar."""
-    workshop, service = catalog(turn)
+    workshop, service = chosen(turn)
     day = datetime.strptime(turn.data["day"], "%Y%m%d").date()
     slots = slots_available(
         workshop=workshop, service=service, date_from=day, days=1, channel=TELEGRAM,
@@ -456,9 +460,11 @@ def confirm_booking(turn: Turn) -> Reply:
     if client is None:
         session_reset(turn)
         return Reply([Out(render("relink"))], answer=render("answer_sorry"))
-    workshop, service = catalog(turn)
+    workshop, service = chosen(turn, fresh=True)
+    # A new car is added in the same savepoint as the booking, so a taken slot leaves no car behind.
+    new_car = not turn.data.get("car") and bool(turn.data.get("plate") or turn.data.get("vin"))
     try:
-        with transaction.atomic():
+        with transaction.atomic() if new_car else nullcontext():
             booking = booking_create(
                 workshop=workshop, service=service, client=client, starts_at=local_at(turn), channel=TELEGRAM,
                 vehicle=chosen_vehicle(turn, client), comment=turn.data.get("comment", ""), actor=ACTOR,

@@ -5,8 +5,6 @@ message with its own button; its text names the operator (``workshops.Company``)
 A new ``CONSENT_VERSION`` asks everyone again and leaves the old records as they were.
 """
 
-from django.db import transaction
-
 from botapp import keyboards, selectors
 from botapp.flow.core import Out, Reply, Turn, enter, on_back, on_text, screen, session_reset, show
 from botapp.texts import clean_typed, render
@@ -61,9 +59,9 @@ def consent_pressed(turn: Turn, version: str) -> Reply:
     """«Согласен»: record the consent with the text shown, then ask for the contact."""
     if version != CONSENT_VERSION:
         return Reply(consent_screen(turn, updated=True), answer=render("answer_consent_outdated"), strip_pressed=True)
-    if has_consent(turn):
-        if turn.session.state == "consent":
-            return after_consent(turn, answer=render("answer_consent_already"))
+    # The consent screen is only shown to someone without a standing consent; a press
+    # anywhere else (a second tap, an old message) checks the records first.
+    if turn.session.state != "consent" and has_consent(turn):
         return Reply(answer=render("answer_consent_already"), strip_pressed=True)
     text = consent_text()
     if text is None:
@@ -105,7 +103,8 @@ def contact_shared(turn: Turn, *, phone: str, contact_user_id: int | None) -> Re
     """A shared contact: only the sender's own; a known phone links the client, a new one asks the name."""
     if contact_user_id != turn.user.id:
         return Reply([Out(render("contact_foreign"), keyboards.contact_request())])
-    if not has_consent(turn):
+    # The contact step is only entered after the consent; a contact sent at any other time is checked.
+    if turn.session.state != "contact" and not has_consent(turn):
         return Reply(consent_screen(turn))
     try:
         number = normalize_phone(phone)
@@ -121,8 +120,12 @@ def contact_shared(turn: Turn, *, phone: str, contact_user_id: int | None) -> Re
     return Reply([Out(render("welcome_known", client=client), keyboards.remove()), *begin(turn)])
 
 
-@transaction.atomic
 def link_client(turn: Turn, client: Client) -> None:
+    """Link the Telegram account, then give the client the consents given before they were known.
+
+    Two writes, not one transaction: each is complete on its own, and the second is
+    repeated by the next contact if it ever fails.
+    """
     client_link_telegram(client=client, telegram_user_id=turn.user.id, username=turn.user.username)
     consent_attach_client(telegram_user_id=turn.user.id, client=client)
     turn.data["client_id"] = client.pk
@@ -150,9 +153,8 @@ def name_typed(turn: Turn, text: str) -> Reply:
         name = clean_name(clean_typed(text))
     except InvalidName as exc:
         return show(turn, "name", Out(render("name_invalid", error=exc.message)))
-    with transaction.atomic():
-        client, _created = client_get_or_create_by_phone(phone=phone, name=name)
-        link_client(turn, client)
+    client, _created = client_get_or_create_by_phone(phone=phone, name=name)
+    link_client(turn, client)
     turn.data.pop("phone", None)
     from botapp.flow.booking import begin
 
