@@ -17,7 +17,7 @@ from django.utils import timezone
 from imports.plan import NewClient, Plan, build_plan
 from imports.readers import read_records
 from imports.records import IMPORTED_STATUSES, REJECTED, SKIPPED, RowOutcome
-from imports.validate import validate
+from imports.validate import Validator
 from workshops.models import Workshop
 
 Progress = Callable[[int], None]
@@ -107,7 +107,8 @@ def run_import(
     report = progress or (lambda _percent: None)
     records, info = read_records(data, filename, mapping=mapping, header_row=header_row)
     report(10)
-    outcomes = [validate(record, today) for record in records]
+    validate = Validator(today)
+    outcomes = [validate(record) for record in records]
     report(30)
     groups = group_in_file(outcomes)
     if dry_run:

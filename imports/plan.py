@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from django.db.models import Q
+from django.db import connection
 
 from bookings.models import Booking, BookingChannel
 from clients.models import Client, ClientPhone, Vehicle
@@ -77,10 +77,26 @@ def _chunks(values: list[Any]) -> Iterator[list[Any]]:
         yield values[start: start + CHUNK]
 
 
-def _lookup(model: Any, field_name: str, values: Iterable[Any], *columns: str) -> list[tuple[Any, ...]]:
+def _lookup(model: Any, field_name: str, values: Iterable[Any], *columns: str, order_by: str = "") -> list[tuple[Any, ...]]:
+    """``columns`` of the rows of ``model`` whose ``field_name`` is one of ``values``.
+
+    On PostgreSQL one query with an array parameter (``= ANY(%s)``), whatever the number of
+    values: chunked ``IN`` lists cost a round trip and a plan per 5,000 keys. ``field_name``,
+    ``columns`` and ``order_by`` are column names.
+    """
+    keys = sorted(set(values))
+    if not keys:
+        return []
+    if connection.vendor == "postgresql":
+        order = f" ORDER BY {order_by}" if order_by else ""
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {', '.join(columns)} FROM {model._meta.db_table} WHERE {field_name} = ANY(%s){order}",
+                           [keys])
+            return cursor.fetchall()
     found: list[tuple[Any, ...]] = []
-    for chunk in _chunks(sorted(set(values))):
-        found.extend(model.objects.filter(**{f"{field_name}__in": chunk}).values_list(*columns))
+    for chunk in _chunks(keys):
+        query = model.objects.filter(**{f"{field_name}__in": chunk})
+        found.extend((query.order_by(*order_by.split(", ")) if order_by else query).values_list(*columns))
     return found
 
 
@@ -111,18 +127,12 @@ def build_plan(outcomes: list[RowOutcome], groups: list[list[int]], workshop: Wo
     clients = {row[0]: row for row in _lookup(Client, "id", existing_ids, "id", "name", "kind", "inn", "email", "comment")}
     linked = _linked_here(existing_ids, workshop)
     vehicles_by_client: dict[int, list[dict[str, Any]]] = {}
-    for row in _lookup(Vehicle, "client_id", existing_ids, "id", "client_id", "vin", "plate", "make", "model", "year", "mileage_km"):
+    for row in _lookup(Vehicle, "client_id", existing_ids, "id", "client_id", "vin", "plate", "make", "model", "year",
+                       "mileage_km", order_by="client_id, id"):
         vehicles_by_client.setdefault(row[1], []).append(dict(zip(("id", "client_id", "vin", "plate", "make", "model", "year", "mileage_km"), row)))
     vins = [c.vin for g in groups for i in g for c in outcomes[i].cars if c.vin]
     vin_owner = {vin: (vid, cid) for vid, cid, vin in _lookup(Vehicle, "vin", vins, "id", "client_id", "vin")}
-    tz = workshop.tz
-    visited: set[tuple[int, date]] = {
-        (cid, starts_at.astimezone(tz).date())
-        for chunk in _chunks(sorted(existing_ids))
-        for cid, starts_at in Booking.objects.filter(
-            workshop=workshop, channel=BookingChannel.IMPORT, client_id__in=chunk
-        ).values_list("client_id", "starts_at")
-    }
+    visited = _visited_here(existing_ids, workshop)
     has_bay = Bay.objects.filter(workshop=workshop).exists()
     if not has_bay and any(outcomes[i].visits for g in groups for i in g):
         plan.notes.append(f"В филиале «{workshop}» нет ни одного поста — история визитов не загружена. "
@@ -136,11 +146,40 @@ def build_plan(outcomes: list[RowOutcome], groups: list[list[int]], workshop: Wo
 
 
 def _linked_here(client_ids: set[int], workshop: Workshop) -> set[int]:
+    """The clients among ``client_ids`` already linked to ``workshop``."""
+    Link = Client.workshops.through
+    if connection.vendor == "postgresql" and client_ids:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT client_id FROM {Link._meta.db_table} WHERE workshop_id = %s AND client_id = ANY(%s)",
+                           [workshop.pk, sorted(client_ids)])
+            return {row[0] for row in cursor.fetchall()}
     found: set[int] = set()
     for chunk in _chunks(sorted(client_ids)):
-        found.update(Client.workshops.through.objects.filter(workshop_id=workshop.pk, client_id__in=chunk)
-                     .values_list("client_id", flat=True))
+        found.update(Link.objects.filter(workshop_id=workshop.pk, client_id__in=chunk).values_list("client_id", flat=True))
     return found
+
+
+def _visited_here(client_ids: set[int], workshop: Workshop) -> set[tuple[int, date]]:
+    """(client, local date) of the visits already imported at ``workshop`` for ``client_ids``."""
+    if connection.vendor == "postgresql" and client_ids:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT client_id, starts_at FROM {Booking._meta.db_table} "
+                           "WHERE workshop_id = %s AND channel = %s AND client_id = ANY(%s)",
+                           [workshop.pk, BookingChannel.IMPORT, sorted(client_ids)])
+            found = cursor.fetchall()
+    else:
+        found = [row for chunk in _chunks(sorted(client_ids))
+                 for row in Booking.objects.filter(workshop=workshop, channel=BookingChannel.IMPORT, client_id__in=chunk)
+                 .values_list("client_id", "starts_at")]
+    tz = workshop.tz
+    local_dates: dict[Any, date] = {}  # imported visits share a few thousand distinct start times
+    visited: set[tuple[int, date]] = set()
+    for client_id, starts_at in found:
+        day = local_dates.get(starts_at)
+        if day is None:
+            day = local_dates[starts_at] = starts_at.astimezone(tz).date()
+        visited.add((client_id, day))
+    return visited
 
 
 class _GroupPlanner:

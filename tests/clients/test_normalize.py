@@ -77,3 +77,63 @@ def test_inn_checksums():
     for bad in ("7707083894", "12345", "500100732258"):
         with pytest.raises(InvalidInn):
             normalize_inn(bad)
+
+
+def _full_phone_path(text):
+    """What libphonenumber alone says of ``text``: E.164 when valid, else ``None``."""
+    import phonenumbers
+
+    try:
+        number = phonenumbers.parse(text, "RU")
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def test_the_mobile_shortcut_agrees_with_libphonenumber_on_every_number_it_answers():
+    import random
+
+    from clients.normalize import fast_russian_mobile
+
+    rnd = random.Random(7)
+    formats = ["8{}", "+7{}", "7{}", "{}", "8 ({}) {}-{}-{}", "+7 {} {}-{}-{}", "8-{}-{}-{}-{}", "+7({}){}{}{}", "+8{}"]
+    answered = 0
+    for _ in range(20_000):
+        national = f"{rnd.choice('99999345678')}{rnd.randrange(10**9):09d}"[: rnd.choice([10, 10, 10, 9, 11])]
+        shape = rnd.choice(formats)
+        text = shape.format(national) if shape.count("{}") == 1 else shape.format(
+            national[:3], national[3:6], national[6:8], national[8:])
+        fast = fast_russian_mobile(text)
+        if fast is not None:
+            answered += 1
+            assert fast == _full_phone_path(text), text
+    assert answered > 5_000
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["ivan@mail.ru", "Ivan.Petrov+x@Gmail.COM", "o'brien@mail.ru", "a@b.co", "ivan@mail.r", "ivan@mail", "ivan@@mail.ru",
+     "ivan..p@mail.ru", ".ivan@mail.ru", "ivan@-mail.ru", "ivan@mail-.ru", "ivan@localhost", "ivan@[127.0.0.1]",
+     "ivan@[IPv6:::1]", "иван@почта.рф", "ivan@почта.рф", "ivan@xn--80a1acny.xn--p1ai", "ivan@mail.123",
+     "x@" + "a" * 64 + ".com", "x@" + "a" * 63 + ".com", "a" * 310 + "@mail.ru", "ivan mail.ru",
+     "ivan!#$%&'*/=?^_`{|}~@mail.ru", "\"quoted\"@mail.ru", "ivan@mail.ru."],
+)
+def test_the_email_shortcut_accepts_only_what_djangos_validator_accepts(raw):
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
+    from clients.normalize import InvalidEmail, normalize_email
+
+    email = raw.strip().lower()
+    try:
+        validate_email(email)
+        django_says = email
+    except ValidationError:
+        django_says = None
+    try:
+        ours = normalize_email(raw)
+    except InvalidEmail:
+        ours = None
+    assert ours == django_says
