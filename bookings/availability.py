@@ -14,7 +14,7 @@ from django.db.models import FilteredRelation, Func, IntegerField, Q, QuerySet
 from django.utils import timezone
 
 from bookings.models import ACTIVE_STATUSES, BookingChannel
-from workshops.models import Bay, ClosedDay, Service, Workshop, WorkingHours
+from workshops.models import Bay, ClosedDay, Service, WorkingHours, Workshop
 
 # Staff booking a caller in by phone are not held to the client's lead time and horizon.
 STAFF_CHANNELS = frozenset({BookingChannel.PHONE})

@@ -2,8 +2,10 @@
 
 from django.conf import settings
 from django.contrib.postgres.fields import DateTimeRangeField, RangeOperators
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Func, Q
+from django.utils import timezone
 
 from bookings.constraints import PostgresExclusionConstraint
 from clients.models import Client, Vehicle
@@ -62,6 +64,11 @@ class Booking(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+", verbose_name="создал"
     )
+    rating = models.PositiveSmallIntegerField(
+        "оценка клиента", null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(5)],
+        help_text="1–5, клиент ставит в Telegram после визита.",
+    )
+    rated_at = models.DateTimeField("оценка поставлена", null=True, blank=True)
 
     class Meta:
         verbose_name = "запись"
@@ -69,6 +76,9 @@ class Booking(models.Model):
         ordering = ["-starts_at"]
         constraints = [
             models.CheckConstraint(condition=Q(starts_at__lt=F("ends_at")), name="booking_starts_before_ends"),
+            models.CheckConstraint(
+                condition=Q(rating__isnull=True) | Q(rating__gte=1, rating__lte=5), name="booking_rating_1_to_5"
+            ),
             # No two active bookings overlap on one bay; [) lets one end where the next starts.
             PostgresExclusionConstraint(
                 name="booking_no_overlap_on_bay",
@@ -84,6 +94,8 @@ class Booking(models.Model):
             models.Index(fields=["bay", "starts_at"], name="booking_bay_starts_idx"),
             models.Index(fields=["client", "starts_at"], name="booking_client_starts_idx"),
             models.Index(fields=["status", "starts_at"], name="booking_status_starts_idx"),
+            # The admin list across branches (owner, or staff of several) pages in date order.
+            models.Index(fields=["starts_at"], name="booking_starts_idx"),
         ]
 
     def __str__(self) -> str:
@@ -125,3 +137,86 @@ class BookingHistory(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_event_display()}: {self.get_to_status_display()}"
+
+
+class NotificationChannel(models.TextChoices):
+    TELEGRAM = "telegram", "Telegram"
+    EMAIL = "email", "e-mail"
+
+
+class NotificationState(models.TextChoices):
+    PENDING = "pending", "ожидает отправки"
+    SENT = "sent", "отправлено"
+    FAILED = "failed", "не доставлено"
+    SKIPPED = "skipped", "не потребовалось"
+
+
+class RecipientKind(models.TextChoices):
+    CLIENT = "client", "клиент"
+    MANAGERS = "managers", "менеджеры филиала"
+    USER = "user", "сотрудник"
+    EMAIL = "email", "адрес e-mail"
+
+
+class Notification(models.Model):
+    """One message to send (the outbox), written in the same transaction as the change it reports.
+
+    The row names its recipient by reference (client, branch, user), never by copying a
+    name or phone: addresses and text are resolved and rendered when it is sent. A Celery
+    task claims the row (``claimed_at``) before sending, so a retried task, a second worker
+    or a second beat process sends it once; ``outbox_sweep`` re-queues rows never sent.
+    """
+
+    booking = models.ForeignKey(
+        Booking, models.CASCADE, null=True, blank=True, related_name="notifications", verbose_name="запись"
+    )
+    workshop = models.ForeignKey(
+        Workshop, models.CASCADE, null=True, blank=True, related_name="notifications", verbose_name="филиал"
+    )
+    history = models.ForeignKey(
+        BookingHistory, models.SET_NULL, null=True, blank=True, related_name="notifications",
+        verbose_name="событие", help_text="Изменение записи, о котором сообщение.",
+    )
+    recipient_kind = models.CharField("кому", max_length=20, choices=RecipientKind.choices)
+    client = models.ForeignKey(
+        Client, models.CASCADE, null=True, blank=True, related_name="notifications", verbose_name="клиент"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.CASCADE, null=True, blank=True, related_name="notifications",
+        verbose_name="сотрудник",
+    )
+    email = models.EmailField("адрес", blank=True)
+    channel = models.CharField("канал", max_length=20, choices=NotificationChannel.choices)
+    template_key = models.CharField("шаблон", max_length=50)
+    payload = models.JSONField(
+        "данные", default=dict, blank=True, help_text="Факты для текста (часы до визита, время визита), без ПДн."
+    )
+    dedup_key = models.CharField(
+        "ключ повтора", max_length=120, null=True, blank=True, unique=True,
+        help_text="Одно напоминание / благодарность / приглашение на одно событие, сколько бы раз его ни искали.",
+    )
+    state = models.CharField(
+        "состояние", max_length=20, choices=NotificationState.choices, default=NotificationState.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField("попыток", default=0)
+    next_attempt_at = models.DateTimeField("отправить не раньше", default=timezone.now)
+    claimed_at = models.DateTimeField("взято в работу", null=True, blank=True)
+    queued_at = models.DateTimeField("поставлено в очередь", null=True, blank=True)
+    sent_at = models.DateTimeField("отправлено", null=True, blank=True)
+    last_error = models.TextField("ошибка", blank=True)
+    external_id = models.CharField("ID сообщения", max_length=200, blank=True)
+    created_at = models.DateTimeField("создано", auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = "уведомление"
+        verbose_name_plural = "уведомления"
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"], condition=Q(state="pending"), name="notification_pending_due_idx"
+            ),
+            models.Index(fields=["booking", "template_key"], name="notification_booking_tpl_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.template_key} → {self.get_recipient_kind_display()} ({self.get_channel_display()})"

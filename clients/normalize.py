@@ -11,6 +11,8 @@ import phonenumbers
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
+from phonenumbers.data.region_RU import PHONE_METADATA_RU
+
 from workshops.errors import DomainError
 
 
@@ -62,6 +64,31 @@ def split_extension(raw: str) -> tuple[str, str]:
     return raw[: match.start()].rstrip(" ,;"), match.group(1)
 
 
+# Russian mobile numbers, straight from libphonenumber's metadata: the common case of a big
+# import is checked with one regex instead of a full parse (~25 µs each, 2.5 s per 100,000).
+_RU_MOBILE = re.compile(PHONE_METADATA_RU.mobile.national_number_pattern)
+_PLAIN_NUMBER = re.compile(r"^[\d\s()+\-.]+$")
+_NON_DIGIT = re.compile(r"\D")
+
+
+def _fast_russian_mobile(text: str) -> str | None:
+    """E.164 of a plainly written Russian mobile number, or ``None`` to take the full path."""
+    if not _PLAIN_NUMBER.match(text):
+        return None
+    digits = _NON_DIGIT.sub("", text)
+    if len(digits) == 11 and digits[0] in "78" and digits[1] == "9":
+        if text.startswith("+") and digits[0] != "7":
+            return None
+        national = digits[1:]
+    elif len(digits) == 10 and digits[0] == "9" and not text.startswith("+"):
+        national = digits
+    else:
+        return None
+    if not _RU_MOBILE.fullmatch(national) or len(set(national[-7:])) == 1:
+        return None
+    return "+7" + national
+
+
 def normalize_phone(raw: object) -> str:
     """One phone number as E.164 (``+79121234567``), extension dropped; ``InvalidPhone`` otherwise.
 
@@ -70,6 +97,9 @@ def normalize_phone(raw: object) -> str:
     accept their shape.
     """
     text = phone_digits_from_cell(raw).strip()
+    fast = _fast_russian_mobile(text)
+    if fast is not None:
+        return fast
     if not text:
         raise InvalidPhone("Номер телефона не указан.")
     if _SCIENTIFIC.match(text):

@@ -1,8 +1,10 @@
 """Writes about clients: one function per write, used by admin, bot, API and importer."""
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
 
-from clients.models import Client, ClientPhone, Vehicle
+from clients.models import Client, ClientPhone, Consent, ConsentPurpose, Vehicle
 from clients.normalize import normalize_phone, normalize_plate, normalize_vin
 from workshops.errors import DomainError
 from workshops.models import Workshop
@@ -77,4 +79,53 @@ def vehicle_add(
         raise DomainError("Автомобиль с таким VIN уже записан на другого клиента.", code="vin_taken")
     return Vehicle.objects.create(
         client=client, plate=plate, vin=vin, make=" ".join(make.split())[:100], model=" ".join(model.split())[:100]
+    )
+
+
+@transaction.atomic
+def client_link_telegram(*, client: Client, telegram_user_id: int, username: str = "") -> Client:
+    """Link a Telegram account to ``client`` (the bot verified the shared contact is the sender's own).
+
+    A Telegram account belongs to at most one client: a previous link of the same account
+    to another client is removed. Clears «blocked the bot», since the person is writing to it.
+    """
+    Client.objects.filter(telegram_user_id=telegram_user_id).exclude(pk=client.pk).update(
+        telegram_user_id=None, telegram_username=""
+    )
+    client.telegram_user_id = telegram_user_id
+    client.telegram_username = (username or "")[:64]
+    client.telegram_blocked_at = None
+    client.save(update_fields=["telegram_user_id", "telegram_username", "telegram_blocked_at", "updated_at"])
+    return client
+
+
+def client_mark_telegram_blocked(*, client: Client) -> None:
+    """Telegram said the client blocked the bot (or the chat is gone): stop writing to them.
+
+    Idempotent; keeps the first moment it was noticed. The bot clears the mark when the
+    person writes to it again (``client_mark_telegram_reachable``).
+    """
+    Client.objects.filter(pk=client.pk, telegram_blocked_at__isnull=True).update(telegram_blocked_at=timezone.now())
+
+
+def client_mark_telegram_reachable(*, client: Client) -> None:
+    """The client wrote to the bot again, so messages reach them."""
+    Client.objects.filter(pk=client.pk, telegram_blocked_at__isnull=False).update(telegram_blocked_at=None)
+
+
+def marketing_consent_withdraw(*, telegram_user_id: int | None = None, client: Client | None = None) -> int:
+    """Withdraw every marketing consent of the person (152-FZ: at once); return how many were withdrawn.
+
+    Matches consents by the client and by the Telegram account that gave them, so a consent
+    given before the contact was shared is withdrawn too.
+    """
+    if telegram_user_id is None and client is None:
+        raise DomainError("Не указано, чьё согласие отозвать.", code="consent_owner_missing")
+    owner = Q(pk__in=[])
+    if client is not None:
+        owner |= Q(client=client)
+    if telegram_user_id is not None:
+        owner |= Q(telegram_user_id=telegram_user_id)
+    return Consent.objects.filter(owner, purpose=ConsentPurpose.MARKETING, withdrawn_at__isnull=True).update(
+        withdrawn_at=timezone.now()
     )

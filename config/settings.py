@@ -10,6 +10,8 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from django.templatetags.static import static
+from django.urls import reverse_lazy
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -29,6 +31,21 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
 if not DEBUG and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("Set ALLOWED_HOSTS to the domain(s) the site is served on.")
+
+LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "[::1]", "::1", "testserver"}
+
+
+def public_hosts(hosts: list[str]) -> list[str]:
+    """The entries of ``hosts`` that reach beyond this machine (``*`` and any real name or address)."""
+    return [host for host in hosts if host not in LOOPBACK_HOSTS and not host.endswith(".localhost")]
+
+
+# DEBUG pages show settings, SQL and stack frames: never to the internet.
+if DEBUG and public_hosts(ALLOWED_HOSTS):
+    raise ImproperlyConfigured(
+        f"DEBUG is on while ALLOWED_HOSTS names public host(s) {', '.join(public_hosts(ALLOWED_HOSTS))}: "
+        "set DEBUG=0 in production, or keep ALLOWED_HOSTS to localhost for a local demo."
+    )
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 DJANGO_APPS = [
@@ -63,6 +80,8 @@ INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Serves STATIC_ROOT from gunicorn, so the image needs no separate static server.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -109,12 +128,24 @@ AUTH_PASSWORD_VALIDATORS = [
 
 LANGUAGE_CODE = "ru"
 LANGUAGES = [("ru", "Русский")]
+# Russian for django-unfold's own interface strings, which it ships in English only.
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env.str("TIME_ZONE", default="Europe/Moscow")
 USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Production: hashed, compressed names (collectstatic runs in the Docker image build), so
+    # browsers cache them forever. The demo serves plain names straight from the apps.
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
 MEDIA_URL = "/media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 
@@ -139,6 +170,24 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Periodic jobs, synced into django-celery-beat's tables when beat starts. Each task decides
+# for itself what is due, so a missed run only delays.
+CELERY_BEAT_SCHEDULE = {
+    "notifications-sweep": {"task": "bookings.tasks.sweep_outbox", "schedule": 60.0},
+    "notifications-reminders": {"task": "bookings.tasks.scan_reminders", "schedule": 60.0},
+    "notifications-return-nudges": {"task": "bookings.tasks.scan_return_nudges", "schedule": 3600.0},
+    "reports-weekly-owner-report": {"task": "reports.send_weekly_reports", "schedule": 3600.0},
+}
+
+# --- Notifications (outbox) -----------------------------------------------------
+# A claim older than this is taken to belong to a dead worker and may be taken over.
+NOTIFY_CLAIM_TIMEOUT_SECONDS = env.int("NOTIFY_CLAIM_TIMEOUT_SECONDS", default=300)
+# The sweep re-queues a pending row whose task should have run this long ago.
+NOTIFY_SWEEP_GRACE_SECONDS = env.int("NOTIFY_SWEEP_GRACE_SECONDS", default=120)
+# Messages per second for the whole bot, across all workers; Telegram allows about 30.
+TELEGRAM_RATE_PER_SECOND = env.float("TELEGRAM_RATE_PER_SECOND", default=28.0)
+if not 0 < TELEGRAM_RATE_PER_SECOND <= 30:
+    raise ImproperlyConfigured("TELEGRAM_RATE_PER_SECOND must be above 0 and at most 30 (Telegram's limit).")
 
 # --- E-mail ---------------------------------------------------------------------
 EMAIL_URL = env.str("EMAIL_URL", default="consolemail://")
@@ -160,12 +209,91 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {"TITLE": "sto-booking API", "VERSION": "1.0.0"}
 
 # --- Admin theme ----------------------------------------------------------------
+def _can(permission: str):
+    """Sidebar permission callback: show the item to users holding ``permission``."""
+    return lambda request: request.user.has_perm(permission)
+
+
+def _admin_url(name: str):
+    return reverse_lazy(f"admin:{name}")
+
+
 UNFOLD = {
     "SITE_TITLE": "Запись в СТО",
     "SITE_HEADER": "Запись в СТО",
     "SITE_SYMBOL": "car_repair",
     "SHOW_HISTORY": True,
-    "SIDEBAR": {"show_search": True, "show_all_applications": True},
+    "STYLES": [lambda request: static("bookings/admin.css")],
+    "SIDEBAR": {
+        "show_search": True,
+        "show_all_applications": True,
+        "navigation": [
+            {
+                "title": "Работа",
+                "items": [
+                    {"title": "Журнал записи", "icon": "calendar_view_week",
+                     "link": _admin_url("bookings_booking_journal"), "permission": _can("bookings.view_booking")},
+                    {"title": "Записи", "icon": "event_note", "link": _admin_url("bookings_booking_changelist"),
+                     "permission": _can("bookings.view_booking"),
+                     "active": lambda request: request.path.startswith("/admin/bookings/booking/")
+                     and "/journal/" not in request.path},
+                    {"title": "Клиенты", "icon": "group", "link": _admin_url("clients_client_changelist"),
+                     "permission": _can("clients.view_client")},
+                    {"title": "Автомобили", "icon": "directions_car", "link": _admin_url("clients_vehicle_changelist"),
+                     "permission": _can("clients.view_vehicle")},
+                ],
+            },
+            {
+                "title": "Филиалы",
+                "separator": True,
+                "items": [
+                    {"title": "Филиалы", "icon": "store", "link": _admin_url("workshops_workshop_changelist"),
+                     "permission": _can("workshops.view_workshop")},
+                    {"title": "Посты", "icon": "garage", "link": _admin_url("workshops_bay_changelist"),
+                     "permission": _can("workshops.view_bay")},
+                    {"title": "Услуги", "icon": "build", "link": _admin_url("workshops_service_changelist"),
+                     "permission": _can("workshops.view_service")},
+                    {"title": "Сотрудники филиалов", "icon": "badge",
+                     "link": _admin_url("workshops_staffmembership_changelist"),
+                     "permission": _can("workshops.view_staffmembership")},
+                    {"title": "Компания", "icon": "domain", "link": _admin_url("workshops_company_changelist"),
+                     "permission": _can("workshops.view_company")},
+                ],
+            },
+            {
+                "title": "Отчёты и импорт",
+                "separator": True,
+                "items": [
+                    {"title": "Панель владельца", "icon": "monitoring", "link": _admin_url("reports_dashboard_changelist"),
+                     "permission": "reports.selectors.request_sees_reports"},
+                    {"title": "Импорт клиентов", "icon": "upload_file", "link": _admin_url("imports_importjob_changelist"),
+                     "permission": _can("imports.import_clients")},
+                    {"title": "Уведомления", "icon": "notifications",
+                     "link": _admin_url("bookings_notification_changelist"),
+                     "permission": _can("bookings.view_notification")},
+                    {"title": "Мой Telegram", "icon": "send", "link": _admin_url("workshops_stafftelegramlink_changelist"),
+                     "permission": lambda request: request.user.is_staff},
+                    {"title": "Еженедельный отчёт", "icon": "mail",
+                     "link": _admin_url("reports_reportsubscription_changelist"),
+                     "permission": "workshops.admin_scope.owner_only"},
+                ],
+            },
+            {
+                "title": "Журналы и доступ",
+                "separator": True,
+                "collapsible": True,
+                "items": [
+                    {"title": "История записей", "icon": "history",
+                     "link": _admin_url("bookings_bookinghistory_changelist"),
+                     "permission": _can("bookings.view_bookinghistory")},
+                    {"title": "Пользователи", "icon": "person", "link": _admin_url("auth_user_changelist"),
+                     "permission": "workshops.admin_scope.owner_only"},
+                    {"title": "Группы прав", "icon": "groups", "link": _admin_url("auth_group_changelist"),
+                     "permission": "workshops.admin_scope.owner_only"},
+                ],
+            },
+        ],
+    },
 }
 
 # --- Security (behind a TLS-terminating reverse proxy in production) -------------
@@ -174,10 +302,13 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
     CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
-    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
-    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
-    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
-    SECURE_SSL_REDIRECT_EXEMPT = [r"^healthz$"]
+    # Start short (a misconfigured TLS proxy then locks browsers out for a minute, not a year);
+    # raise to 31536000 once https works. Zero switches HSTS off.
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+    # Container healthchecks call plain http on the container's port, without the proxy.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
 # --- Logging --------------------------------------------------------------------
 LOGGING = {
@@ -192,3 +323,7 @@ LOGGING = {
         "httpcore": {"level": "WARNING"},
     },
 }
+
+# --- Client import (imports/) ------------------------------------------------------
+# Every django-import-export export in admin neutralises formula cells; E.164 phones stay readable.
+from imports.formats import SAFE_EXPORT_FORMATS as EXPORT_FORMATS  # noqa: E402,F401

@@ -17,3 +17,6 @@ os.environ.setdefault("LOG_LEVEL", "WARNING")
 from config.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Tests render pages without running collectstatic first: plain names, no manifest needed.
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405

@@ -31,3 +31,14 @@ def oil_change(workshop):
 @pytest.fixture
 def client_ivan(db):
     return ClientFactory(name="Иван Петров", phone="+79121234567")
+
+
+@pytest.fixture
+def botapi(settings):
+    """A local Bot API server; the bot and senders reach it through ``TELEGRAM_API_URL``."""
+    from tests.botapi import BotApiServer
+
+    with BotApiServer() as server:
+        settings.TELEGRAM_BOT_TOKEN = server.token
+        settings.TELEGRAM_API_URL = server.base_url
+        yield server

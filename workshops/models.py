@@ -1,11 +1,12 @@
 """Branches (филиалы), bays (посты), working hours, closed days, services, staff."""
 
+import re
 import zoneinfo
 from datetime import time
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, validate_email
 from django.db import models
 from django.db.models import Q
 
@@ -29,6 +30,40 @@ RUSSIAN_TIMEZONES = [
     ("Asia/Magadan", "Магадан (UTC+11)"),
     ("Asia/Kamchatka", "Камчатка (UTC+12)"),
 ]
+
+
+def parse_reminder_offsets(value: str) -> list[int]:
+    """«24, 2» → [24, 2] (hours before a visit, largest first); empty means no reminders.
+
+    Raises ``ValidationError`` naming the bad part.
+    """
+    offsets: set[int] = set()
+    for part in re.split(r"[,;\s]+", value.strip()):
+        if not part:
+            continue
+        if not part.isdigit() or not 1 <= int(part) <= 168:
+            raise ValidationError(f"«{part}»: укажите часы целыми числами от 1 до 168 через запятую, например «24, 2».")
+        offsets.add(int(part))
+    return sorted(offsets, reverse=True)
+
+
+def validate_reminder_offsets(value: str) -> None:
+    parse_reminder_offsets(value)
+
+
+def parse_email_list(value: str) -> list[str]:
+    """Addresses separated by commas, semicolons or new lines; raises ``ValidationError`` naming a bad one."""
+    addresses = [part.strip() for part in re.split(r"[,;\s]+", value or "") if part.strip()]
+    for address in addresses:
+        try:
+            validate_email(address)
+        except ValidationError:
+            raise ValidationError(f"«{address}» — не адрес e-mail.") from None
+    return list(dict.fromkeys(addresses))
+
+
+def validate_email_list(value: str) -> None:
+    parse_email_list(value)
 
 
 class Company(models.Model):
@@ -76,6 +111,19 @@ class Workshop(models.Model):
         help_text="Пусто — как для всех.",
     )
     is_active = models.BooleanField("работает", default=True)
+    reminder_offsets_hours = models.CharField(
+        "напоминать клиенту за, ч", max_length=50, default="24, 2", blank=True,
+        validators=[validate_reminder_offsets],
+        help_text="Часы до визита через запятую, например «24, 2». Пусто — не напоминать.",
+    )
+    manager_telegram_chat_id = models.BigIntegerField(
+        "Telegram-чат менеджеров", null=True, blank=True,
+        help_text="ID группы (отрицательное число) или личного чата. Узнать ID: добавьте бота и отправьте /chatid.",
+    )
+    manager_emails = models.TextField(
+        "e-mail менеджеров", blank=True, validators=[validate_email_list],
+        help_text="Адреса через запятую: сюда приходят новые записи и изменения.",
+    )
 
     class Meta:
         verbose_name = "филиал"
@@ -88,6 +136,15 @@ class Workshop(models.Model):
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.timezone)
+
+    @property
+    def reminder_offsets(self) -> list[int]:
+        """Hours before a visit to remind the client, largest first."""
+        return parse_reminder_offsets(self.reminder_offsets_hours)
+
+    @property
+    def manager_email_list(self) -> list[str]:
+        return parse_email_list(self.manager_emails)
 
 
 class BayKind(models.TextChoices):
@@ -236,3 +293,25 @@ class StaffMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} — {self.workshop} ({self.get_role_display()})"
+
+
+class StaffTelegramLink(models.Model):
+    """A staff user's Telegram account, linked in the bot with a one-time code shown in admin.
+
+    Only a linked account may press the managers' «Подтвердить» / «Отменить» buttons.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, models.CASCADE, related_name="telegram_link", verbose_name="пользователь"
+    )
+    telegram_user_id = models.BigIntegerField("Telegram ID", null=True, blank=True, unique=True)
+    code = models.CharField("код привязки", max_length=16, null=True, blank=True, unique=True)
+    code_expires_at = models.DateTimeField("код действует до", null=True, blank=True)
+    linked_at = models.DateTimeField("привязан", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "привязка Telegram сотрудника"
+        verbose_name_plural = "привязки Telegram сотрудников"
+
+    def __str__(self) -> str:
+        return f"{self.user} — {'привязан' if self.telegram_user_id else 'не привязан'}"

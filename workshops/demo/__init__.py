@@ -11,7 +11,13 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from workshops.demo.accounts import MANAGERS, NewAccount, ensure_admin, ensure_groups, ensure_managers
+from workshops.demo.accounts import (
+    MANAGERS,
+    NewAccount,
+    ensure_admin,
+    ensure_groups,
+    ensure_managers,
+)
 from workshops.demo.loader import load_all, load_structure
 from workshops.models import Workshop
 

@@ -16,12 +16,18 @@ from django.utils import timezone
 
 from bookings.availability import load_schedule, slots_available, suitable_bays_q
 from bookings.errors import SlotTaken
-from bookings.models import Booking, BookingChannel, BookingEvent, BookingHistory, BookingStatus
+from bookings.models import (
+    Booking,
+    BookingChannel,
+    BookingEvent,
+    BookingHistory,
+    BookingStatus,
+)
 from bookings.services import booking_create, booking_import_visit, booking_transition
 from clients.models import Client, ClientKind, Vehicle
 from clients.services import client_get_or_create_by_phone, vehicle_add
 from workshops.demo import data, people
-from workshops.models import Bay, ClosedDay, Company, Service, Workshop, WorkingHours
+from workshops.models import Bay, ClosedDay, Company, Service, WorkingHours, Workshop
 
 CLIENTS = 200
 HISTORY_DAYS = 365

@@ -1,0 +1,235 @@
+"""Sending one outbox row: claim it, re-check it, send it, record what happened.
+
+Claim before send (healthchecks' Flip, pretix's reminders): a conditional UPDATE takes
+the row for exactly one worker, so a task delivered twice, a retried task, a second
+worker or a second beat process never send it twice. A claim older than
+``NOTIFY_CLAIM_TIMEOUT_SECONDS`` belongs to a worker that died and may be taken over.
+
+What cannot be ruled out: a worker killed after Telegram or the SMTP server accepted a
+message and before the row was marked sent will have it sent again once its claim goes
+stale (at-least-once at that one boundary; the window is one UPDATE long).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from bookings.models import (
+    ACTIVE_STATUSES,
+    Booking,
+    BookingStatus,
+    Notification,
+    NotificationChannel,
+    NotificationState,
+    RecipientKind,
+)
+from bookings.notifications import render, transports
+from bookings.notifications.queue import queue_send
+from bookings.notifications.transports import TransportError
+from clients.models import Client, Consent, ConsentPurpose
+
+logger = logging.getLogger(__name__)
+
+# Seconds to wait after the 1st, 2nd, … temporary failure; after the last, the row fails.
+BACKOFF_SECONDS = (30, 120, 600, 1800, 3600)
+MAX_ATTEMPTS = len(BACKOFF_SECONDS) + 1
+# Retries this near are queued with a countdown; later ones are left to the sweep.
+COUNTDOWN_LIMIT_SECONDS = 600
+
+
+def claim_timeout() -> timedelta:
+    return timedelta(seconds=settings.NOTIFY_CLAIM_TIMEOUT_SECONDS)
+
+
+def claimable_q(now: datetime) -> Q:
+    """Pending, due, not given up on, and nobody (alive) working on it."""
+    return (
+        Q(state=NotificationState.PENDING, next_attempt_at__lte=now, attempts__lt=MAX_ATTEMPTS)
+        & (Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - claim_timeout()))
+    )
+
+
+def notification_claim(notification_id: int, now: datetime) -> bool:
+    """Take the row for this worker; ``True`` for exactly one of any number of concurrent callers.
+
+    PostgreSQL re-evaluates the WHERE clause on the row a concurrent UPDATE left, so
+    the second of two simultaneous claims matches nothing.
+    """
+    claimed = Notification.objects.filter(claimable_q(now), pk=notification_id).update(
+        claimed_at=now, attempts=F("attempts") + 1
+    )
+    return claimed == 1
+
+
+def _mine(notification: Notification, claimed_at: datetime):
+    """The row, only while our claim still holds (a stale claim may have been taken over)."""
+    return Notification.objects.filter(pk=notification.pk, claimed_at=claimed_at, state=NotificationState.PENDING)
+
+
+def skip_reason(notification: Notification, now: datetime) -> str | None:
+    """Why the row should not be sent any more (pretix: re-check after claiming), or ``None``."""
+    booking, key = notification.booking, notification.template_key
+    if key == "client_reminder":
+        if booking.status not in ACTIVE_STATUSES:
+            return "Запись отменена или завершена."
+        if booking.starts_at.isoformat() != notification.payload.get("starts_at"):
+            return "Запись перенесена: напоминание будет о новом времени."
+        if booking.starts_at <= now:
+            return "Визит уже начался."
+    if key == "client_thanks" and booking.status != BookingStatus.COMPLETED:
+        return "Визит не отмечен выполненным."
+    if key == "client_return_nudge":
+        if not has_marketing_consent(notification.client_id):
+            return "Клиент отозвал согласие на рассылки."
+        if Booking.objects.filter(client_id=notification.client_id, status__in=ACTIVE_STATUSES,
+                                  starts_at__gt=now).exists():
+            return "Клиент уже записан."
+    return None
+
+
+def has_marketing_consent(client_id: int | None) -> bool:
+    return client_id is not None and Consent.objects.filter(
+        client_id=client_id, purpose=ConsentPurpose.MARKETING, withdrawn_at__isnull=True
+    ).exists()
+
+
+def telegram_chat_for(notification: Notification) -> int:
+    """The chat to send to; ``TransportError(permanent)`` when there is none."""
+    kind = notification.recipient_kind
+    if kind == RecipientKind.CLIENT:
+        client = notification.client
+        if client.telegram_blocked_at:
+            raise TransportError("Клиент заблокировал бота: сообщения в Telegram не доставляются.", permanent=True)
+        if not client.telegram_user_id:
+            raise TransportError("Клиент не связан с Telegram.", permanent=True)
+        return client.telegram_user_id
+    if kind == RecipientKind.MANAGERS:
+        if not notification.workshop.manager_telegram_chat_id:
+            raise TransportError("У филиала не указан Telegram-чат менеджеров.", permanent=True)
+        return notification.workshop.manager_telegram_chat_id
+    if kind == RecipientKind.USER:
+        link = getattr(notification.user, "telegram_link", None)
+        if link is None or not link.telegram_user_id:
+            raise TransportError("Сотрудник не привязал Telegram.", permanent=True)
+        return link.telegram_user_id
+    raise TransportError(f"Telegram не подходит получателю «{notification.get_recipient_kind_display()}».",
+                         permanent=True)
+
+
+def email_addresses_for(notification: Notification) -> list[str]:
+    kind = notification.recipient_kind
+    if kind == RecipientKind.CLIENT:
+        addresses = [notification.client.email] if notification.client.email else []
+    elif kind == RecipientKind.MANAGERS:
+        addresses = notification.workshop.manager_email_list
+    elif kind == RecipientKind.USER:
+        addresses = [notification.user.email] if notification.user.email else []
+    else:
+        addresses = [notification.email] if notification.email else []
+    if not addresses:
+        raise TransportError("Нет адреса e-mail получателя.", permanent=True)
+    return addresses
+
+
+def deliver(notification: Notification, now: datetime) -> str:
+    """Send through the row's channel; return the message id. Raises ``TransportError``."""
+    if notification.channel == NotificationChannel.TELEGRAM:
+        chat_id = telegram_chat_for(notification)
+        message = render.render_telegram(notification, now=now)
+        return transports.telegram_send(chat_id, message.text, message.reply_markup)
+    addresses = email_addresses_for(notification)
+    message = render.render_email(notification, now=now)
+    return transports.email_send(addresses, message.subject, message.text, message.html)
+
+
+def notification_send(notification_id: int, *, now: datetime | None = None) -> str:
+    """Claim, re-check, send and record one row; return its state afterwards ('' if not claimed).
+
+    Never raises for a sending problem: every outcome is written to the row, where
+    admin shows it.
+    """
+    now = now or timezone.now()
+    if not notification_claim(notification_id, now):
+        return ""
+    notification = Notification.objects.select_related(
+        "booking__workshop", "booking__client", "booking__service", "booking__vehicle", "workshop", "client",
+        "user", "history__by_user",
+    ).get(pk=notification_id)
+    claimed_at = now
+    reason = skip_reason(notification, now)
+    if reason:
+        _mine(notification, claimed_at).update(state=NotificationState.SKIPPED, last_error=reason, claimed_at=None)
+        return NotificationState.SKIPPED
+    try:
+        external_id = deliver(notification, now)
+    except TransportError as error:
+        return record_failure(notification, claimed_at, error, now=now)
+    except Exception as error:
+        # A bug or a database hiccup must not leave the row claimed until the timeout:
+        # record it as a failed attempt (retried, bounded) and keep the traceback in the log.
+        logger.exception("Notification %s: unexpected error while sending", notification_id)
+        return record_failure(
+            notification, claimed_at, TransportError(f"Внутренняя ошибка: {type(error).__name__}"), now=now
+        )
+    _mine(notification, claimed_at).update(
+        state=NotificationState.SENT, sent_at=timezone.now(), claimed_at=None, last_error="", external_id=external_id
+    )
+    return NotificationState.SENT
+
+
+def record_failure(notification: Notification, claimed_at: datetime, error: TransportError, *, now: datetime) -> str:
+    """Write the outcome of a failed send: wait and retry, retry with backoff, or give up."""
+    mine = _mine(notification, claimed_at)
+    if error.retry_after is not None and not error.permanent:
+        # Telegram asked us to wait (or our limiter did): not the message's fault, not an attempt.
+        retry_at = now + timedelta(seconds=error.retry_after)
+        mine.update(state=NotificationState.PENDING, attempts=F("attempts") - 1, claimed_at=None,
+                    next_attempt_at=retry_at, queued_at=retry_at, last_error=error.message)
+        queue_send([notification.pk], countdown=error.retry_after)
+        logger.info("Notification %s: rate limited, retry in %.1fs", notification.pk, error.retry_after)
+        return NotificationState.PENDING
+    if error.permanent or notification.attempts >= MAX_ATTEMPTS:
+        mine.update(state=NotificationState.FAILED, claimed_at=None, last_error=error.message)
+        logger.warning("Notification %s failed for good after %d attempt(s)", notification.pk, notification.attempts)
+        if error.recipient_gone and notification.recipient_kind == RecipientKind.CLIENT:
+            client_unreachable_in_telegram(notification.client_id, error.message)
+        return NotificationState.FAILED
+    delay = BACKOFF_SECONDS[min(notification.attempts, len(BACKOFF_SECONDS)) - 1]
+    retry_at = now + timedelta(seconds=delay)
+    mine.update(claimed_at=None, next_attempt_at=retry_at, queued_at=retry_at, last_error=error.message)
+    if delay <= COUNTDOWN_LIMIT_SECONDS:
+        queue_send([notification.pk], countdown=delay)
+    logger.info("Notification %s: attempt %d failed, retry in %ds", notification.pk, notification.attempts, delay)
+    return NotificationState.PENDING
+
+
+def client_unreachable_in_telegram(client_id: int, error: str) -> None:
+    """The client blocked the bot (or deleted the account): mark them and stop every pending message."""
+    from clients.services import client_mark_telegram_blocked
+
+    client_mark_telegram_blocked(client=Client.objects.get(pk=client_id))
+    Notification.objects.filter(
+        client_id=client_id, recipient_kind=RecipientKind.CLIENT, channel=NotificationChannel.TELEGRAM,
+        state=NotificationState.PENDING, claimed_at__isnull=True,
+    ).update(state=NotificationState.FAILED, last_error=error)
+
+
+def notifications_retry(notification_ids: list[int], *, now: datetime | None = None) -> int:
+    """Staff asked to send failed rows again: they become pending with fresh attempts and are queued.
+
+    Rows already sent, skipped or pending are left as they are. Returns how many were re-queued.
+    """
+    now = now or timezone.now()
+    ids = list(Notification.objects.filter(pk__in=notification_ids, state=NotificationState.FAILED)
+               .values_list("id", flat=True))
+    Notification.objects.filter(pk__in=ids, state=NotificationState.FAILED).update(
+        state=NotificationState.PENDING, attempts=0, next_attempt_at=now, claimed_at=None, queued_at=now
+    )
+    transaction.on_commit(lambda: queue_send(ids))
+    return len(ids)

@@ -1,0 +1,36 @@
+"""``manage.py runbot`` (long polling) and ``manage.py runbot --webhook`` (PTB's own web server)."""
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management.base import BaseCommand, CommandError
+from telegram import Update
+
+from botapp.application import build_application
+from botapp.redact import install_redaction
+from botapp.webhook import run_webhook, webhook_options
+
+
+class Command(BaseCommand):
+    help = "Run the Telegram bot: long polling, or --webhook (TELEGRAM_WEBHOOK_URL, TELEGRAM_WEBHOOK_SECRET)."
+
+    def add_arguments(self, parser) -> None:  # noqa: ANN001
+        parser.add_argument("--webhook", action="store_true", help="Serve Telegram's webhook instead of polling.")
+        parser.add_argument("--listen", default="0.0.0.0", help="Webhook: address to listen on (default 0.0.0.0).")
+        parser.add_argument("--port", type=int, default=8443, help="Webhook: port to listen on (default 8443).")
+
+    def handle(self, *args, webhook: bool, listen: str, port: int, **options) -> None:  # noqa: ANN002, ANN003
+        install_redaction(settings.TELEGRAM_BOT_TOKEN, settings.TELEGRAM_WEBHOOK_SECRET)
+        try:
+            application = build_application()
+            if webhook:
+                webhook_options(listen=listen, port=port)  # fail before starting on a bad setting
+        except ImproperlyConfigured as exc:
+            raise CommandError(str(exc)) from exc
+        if webhook:
+            self.stdout.write(f"Bot: webhook on {listen}:{port}", ending="\n")
+            self.stdout.flush()
+            run_webhook(application, listen=listen, port=port)
+        else:
+            self.stdout.write("Bot: polling")
+            self.stdout.flush()
+            application.run_polling(allowed_updates=Update.ALL_TYPES)

@@ -1,0 +1,49 @@
+"""Consents to personal-data processing (152-FZ): recording evidence and reading it back.
+
+A consent row is evidence of one agreement to one text: its version, a SHA-256 of the
+exact text shown, the text itself, when, through which channel and which message. A new
+text version makes a new row; old rows are never changed except to mark a withdrawal
+or to attach the client once the person is known.
+"""
+
+import hashlib
+
+from clients.models import Client, Consent
+
+
+def consent_text_hash(text: str) -> str:
+    """SHA-256 (hex) of the consent text as shown to the person."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def consent_record(
+    *,
+    purpose: str,
+    text_version: str,
+    text: str,
+    channel: str,
+    telegram_user_id: int | None = None,
+    message_id: int | None = None,
+    client_id: int | None = None,
+) -> Consent:
+    """Record that the person agreed to ``text`` (version ``text_version``) for ``purpose``.
+
+    ``client_id`` may be empty when the person is not known yet (the bot asks for consent
+    before anything personal); ``consent_attach_client`` fills it in later.
+    """
+    return Consent.objects.create(
+        purpose=purpose, text_version=text_version, text_hash=consent_text_hash(text), text=text,
+        channel=channel, telegram_user_id=telegram_user_id, message_id=message_id, client_id=client_id,
+    )
+
+
+def consent_attach_client(*, telegram_user_id: int, client: Client) -> int:
+    """Attach the consents a Telegram user gave before sharing a contact to the client they turned out to be."""
+    return Consent.objects.filter(telegram_user_id=telegram_user_id, client__isnull=True).update(client=client)
+
+
+def consent_given(*, telegram_user_id: int, purpose: str, text_version: str) -> bool:
+    """Whether this Telegram user has a standing (not withdrawn) consent to this version of the text."""
+    return Consent.objects.filter(
+        telegram_user_id=telegram_user_id, purpose=purpose, text_version=text_version, withdrawn_at__isnull=True
+    ).exists()

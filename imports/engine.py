@@ -1,0 +1,172 @@
+"""The import engine: validate everything first, then resolve identities, then write in one transaction.
+
+Identity (README rule 4): records sharing a valid phone (E.164, extension ignored) or a
+checksum-valid INN are one client, transitively, within the file and with what the
+database already holds. Names are never used. An existing client is never overwritten:
+only empty fields are filled, and every difference left alone is reported as a conflict.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from imports.plan import NewClient, Plan, build_plan
+from imports.readers import read_records
+from imports.records import IMPORTED_STATUSES, REJECTED, SKIPPED, RowOutcome
+from imports.validate import validate
+from workshops.models import Workshop
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class ImportResult:
+    """Per-row outcomes (file order), the summary shown to staff, and what was learned about the file."""
+
+    outcomes: list[RowOutcome]
+    summary: dict[str, Any]
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+class _UnionFind:
+    def __init__(self, size: int) -> None:
+        self.parent = list(range(size))
+
+    def find(self, item: int) -> int:
+        parent = self.parent
+        while parent[item] != item:
+            parent[item] = parent[parent[item]]
+            item = parent[item]
+        return item
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+def group_in_file(outcomes: list[RowOutcome]) -> list[list[int]]:
+    """Indexes of imported outcomes grouped by shared phone or INN (transitively), in file order.
+
+    Adds a ``duplicate_in_file`` warning to a record that repeats an earlier record's phone or
+    INN (unless it is the same source object, e.g. a repeat buyer on a web shop).
+    """
+    imported = [i for i, o in enumerate(outcomes) if o.imported]
+    position = {index: n for n, index in enumerate(imported)}
+    uf = _UnionFind(len(imported))
+    first_owner: dict[str, int] = {}
+    for index in imported:
+        outcome = outcomes[index]
+        keys = [p for p, _ in outcome.phones]
+        if outcome.inn:
+            keys.append("inn:" + outcome.inn)
+        repeated = False
+        for key in keys:
+            owner = first_owner.setdefault(key, index)
+            if owner != index:
+                uf.union(position[owner], position[index])
+                if not (outcome.source_id and outcome.source_id == outcomes[owner].source_id):
+                    repeated = True
+        if repeated and not any(code in ("duplicate_object", "same_phone_other_id") for code, _ in outcome.warnings):
+            outcome.warn("duplicate_in_file", "Тот же телефон или ИНН, что у строки выше — это один клиент.")
+    groups: dict[int, list[int]] = {}
+    for index in imported:
+        groups.setdefault(uf.find(position[index]), []).append(index)
+    return list(groups.values())
+
+
+def _lock_client_tables() -> None:
+    """Keep other writers from adding phones or clients while the plan is made and written (a second or two)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("LOCK TABLE clients_client, clients_clientphone IN SHARE ROW EXCLUSIVE MODE")
+
+
+def run_import(
+    *,
+    data: bytes,
+    filename: str,
+    workshop: Workshop,
+    dry_run: bool = False,
+    mapping: dict[int, str] | None = None,
+    header_row: int | None = None,
+    progress: Progress | None = None,
+    today: date | None = None,
+    writer: str = "auto",
+) -> ImportResult:
+    """Read, validate and (unless ``dry_run``) write one file into ``workshop``.
+
+    Raises ``ImportRefused`` for a file that cannot be read at all; nothing is written then.
+    ``writer`` is ``"copy"`` (PostgreSQL COPY), ``"orm"`` (any database) or ``"auto"``.
+    """
+    today = today or timezone.localdate()
+    report = progress or (lambda _percent: None)
+    records, info = read_records(data, filename, mapping=mapping, header_row=header_row)
+    report(10)
+    outcomes = [validate(record, today) for record in records]
+    report(30)
+    groups = group_in_file(outcomes)
+    if dry_run:
+        plan = build_plan(outcomes, groups, workshop)
+    else:
+        with transaction.atomic():
+            _lock_client_tables()
+            plan = build_plan(outcomes, groups, workshop)
+            report(50)
+            from imports.write import write_plan
+
+            write_plan(plan, workshop, writer=writer)
+        for index, ref in plan.row_clients:
+            outcomes[index].client_id = ref.id if isinstance(ref, NewClient) else ref
+    report(95)
+    return ImportResult(outcomes=outcomes, summary=summarise(outcomes, plan, info, dry_run=dry_run), info=info)
+
+
+def summarise(outcomes: list[RowOutcome], plan: Plan, info: dict[str, Any], *, dry_run: bool) -> dict[str, Any]:
+    """Counts and lists staff read after (or, for a dry run, before) the import."""
+    from imports.limits import PREVIEW_PROBLEM_ROWS
+
+    counts = {status: 0 for status in (*IMPORTED_STATUSES, SKIPPED, REJECTED)}
+    for outcome in outcomes:
+        counts[outcome.status] = counts.get(outcome.status, 0) + 1
+    problems = []
+    warnings_total = 0
+    for outcome in outcomes:
+        warnings_total += len(outcome.warnings)
+        if (outcome.status == REJECTED or outcome.warnings) and len(problems) < PREVIEW_PROBLEM_ROWS:
+            problems.append({
+                "loc": outcome.loc, "line": outcome.line, "status": outcome.status, "reason_code": outcome.reason_code,
+                "reason": outcome.reason, "column": outcome.column, "value": outcome.value, "name": outcome.name,
+                "warnings": [message for _code, message in outcome.warnings],
+            })
+    return {
+        "dry_run": dry_run,
+        "format": info.get("format", ""),
+        "sheet": info.get("sheet", ""),
+        "header_row": info.get("header_row"),
+        "columns": info.get("columns", []),
+        "notes": info.get("notes", []) + plan.notes,
+        "rows_total": len(outcomes),
+        "data_rows": len(outcomes) - counts[SKIPPED],
+        "counts": counts,
+        "imported": sum(counts[s] for s in IMPORTED_STATUSES),
+        "clients_in_file": plan.clients_in_file,
+        "clients_created": plan.clients_created,
+        "clients_updated": plan.clients_updated,
+        "clients_matched": plan.clients_matched,
+        "phones_added": plan.phones_added,
+        "vehicles_created": len(plan.new_vehicles),
+        "vehicles_updated": len(plan.vehicle_updates),
+        "visits_planned": len(plan.visits),
+        "visits_created": plan.visits_created,
+        "links_added": len(plan.links),
+        "warnings_total": warnings_total,
+        "conflicts": plan.conflicts[:PREVIEW_PROBLEM_ROWS],
+        "conflicts_total": len(plan.conflicts),
+        "problems": problems,
+        "problems_total": sum(1 for o in outcomes if o.status == REJECTED or o.warnings),
+    }

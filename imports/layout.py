@@ -1,0 +1,213 @@
+"""From a grid of cells to records: find the header, map the columns, tell data rows from the rest.
+
+Handles what spreadsheets saved from 1C look like: title, period and filter rows above the
+table, a two-level header (a group row above the column names), folder rows holding only a
+name, «Итого» rows, and reports where a client row is followed by its car rows.
+"""
+
+from typing import Any
+
+from imports import limits
+from imports.columns import CAR_FIELDS, FIELDS, NAME_FIELDS, normalise_header, recognise
+from imports.errors import NoHeader
+from imports.readers import Table
+from imports.records import CarInput, SourceRecord
+
+_CLIENT_FIELDS = (*NAME_FIELDS, "phone", "inn", "email")
+_TOTAL_WORDS = ("итого", "всего")
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _filled(value: Any) -> bool:
+    if value is None or value == "":
+        return False
+    return not isinstance(value, str) or bool(value.strip())
+
+
+def _score(row: list[Any]) -> int:
+    fields = {recognise(cell) for cell in row if isinstance(cell, str) and cell.strip()}
+    fields.discard(None)
+    fields.discard("number")
+    if not fields & {*NAME_FIELDS, "phone"}:
+        return 0
+    return len(fields)
+
+
+def find_header(table: Table) -> tuple[int, int]:
+    """(index of the header row, its score); score 0 means none was found."""
+    best, best_score = -1, 0
+    for index, row in enumerate(table.rows[: limits.HEADER_SEARCH_ROWS]):
+        score = _score(row)
+        if score > best_score:
+            best, best_score = index, score
+    return best, best_score
+
+
+def _labels(table: Table, header: int) -> tuple[list[str], bool]:
+    """Column labels, taking the upper level of a two-level header where the lower one is empty."""
+    width = max((len(row) for row in table.rows[header: header + 200]), default=0)
+    lower = [_text(c) for c in table.rows[header]] + [""] * width
+    upper: list[str] = []
+    two_level = False
+    if header > 0:
+        above = [_text(c) for c in table.rows[header - 1]]
+        if sum(1 for c in above if c) >= 2 and any(not lower[i] and c for i, c in enumerate(above)):
+            upper, two_level = above + [""] * width, True
+    labels = [lower[i] or (upper[i] if upper else "") for i in range(width)]
+    return labels, two_level
+
+
+def column_plan(labels: list[str], mapping: dict[int, str] | None) -> list[str]:
+    """Canonical field per column ('' = not loaded); later duplicates of single-valued fields are dropped."""
+    fields: list[str] = []
+    seen: set[str] = set()
+    for index, label in enumerate(labels):
+        field = mapping.get(index) if mapping and index in mapping else (recognise(label) or "")
+        if field not in FIELDS:
+            field = ""
+        if field and field != "phone" and field in seen:
+            field = ""
+        if field:
+            seen.add(field)
+        fields.append(field)
+    return fields
+
+
+def _choose_table(tables: list[Table], header_row: int | None) -> tuple[Table, int, list[str]]:
+    notes: list[str] = []
+    scored = [(find_header(t), i, t) for i, t in enumerate(tables)]
+    if header_row is not None:
+        table = tables[0] if len(tables) == 1 else max(scored, key=lambda s: s[0][1])[2]
+        return table, header_row - 1, notes
+    (header, score), _, table = max(scored, key=lambda s: (s[0][1], -s[1]))
+    if score < 2:
+        sample = tables[0].rows[0] if tables and tables[0].rows else []
+        raise NoHeader(
+            "Не нашли строку с названиями колонок (ФИО или Наименование, Телефон…). "
+            "Укажите, что лежит в каждой колонке.",
+            columns=[_text(c) for c in sample],
+        )
+    for other in tables:
+        if other is not table:
+            notes.append(f"Лист «{other.sheet_name}» не похож на список клиентов — пропущен.")
+    return table, header, notes
+
+
+def records_from_tables(
+    tables: list[Table], *, mapping: dict[int, str] | None = None, header_row: int | None = None
+) -> tuple[list[SourceRecord], dict[str, Any]]:
+    """Every row of the chosen sheet as a ``SourceRecord`` and a description of the columns."""
+    if not tables:
+        raise NoHeader("В файле нет ни одной заполненной строки.", columns=[])
+    table, header, notes = _choose_table(tables, header_row)
+    labels, two_level = _labels(table, header)
+    fields = column_plan(labels, mapping)
+    if mapping is None and not any(f in NAME_FIELDS for f in fields):
+        raise NoHeader("Не нашли колонку с именем клиента (ФИО или Наименование).", columns=labels)
+    records = _rows_to_records(table, header, two_level, labels, fields)
+    columns = []
+    for index, label in enumerate(labels):
+        samples = [_text(row[index]) for row in table.rows[header + 1: header + 40] if index < len(row) and _filled(row[index])][:3]
+        columns.append({"index": index, "label": label, "field": fields[index], "recognised": bool(recognise(label)),
+                        "samples": samples})
+    info = {
+        "sheet": table.sheet_name,
+        "header_row": header + 1,
+        "two_level_header": two_level,
+        "columns": columns,
+        "notes": table.notes + notes,
+    }
+    return records, info
+
+
+def _rows_to_records(
+    table: Table, header: int, two_level: bool, labels: list[str], fields: list[str]
+) -> list[SourceRecord]:
+    records: list[SourceRecord] = []
+    locs, lines = table.row_locs, table.row_lines
+    for index in range(header - (1 if two_level else 0)):
+        reason = "blank" if not any(_filled(c) for c in table.rows[index]) else "title"
+        records.append(SourceRecord(loc=locs[index], line=lines[index], skip_reason=reason))
+    for index in range(max(header - (1 if two_level else 0), 0), header + 1):
+        records.append(SourceRecord(loc=locs[index], line=lines[index], skip_reason="header"))
+
+    mapped = [(i, f) for i, f in enumerate(fields) if f and f != "number"]
+    number_columns = {i for i, f in enumerate(fields) if f == "number"}
+    width = len(labels)
+    column_labels = {f: labels[i] for i, f in mapped}
+    formulas_by_row: dict[int, list[str]] = {}
+    for (r, c) in table.formulas:
+        formulas_by_row.setdefault(r, []).append(labels[c] if c < width else f"колонка {c + 1}")
+    group = ""
+    last_data: SourceRecord | None = None
+    header_texts = [normalise_header(label) for label in labels]
+    for index in range(header + 1, len(table.rows)):
+        row = table.rows[index]
+        loc, line = locs[index], lines[index]
+        # The hot loop of a 100,000-row file: plain comparisons, no helper calls per cell.
+        filled = [i for i, c in enumerate(row)
+                  if c is not None and c != "" and (type(c) is not str or c.strip()) and i not in number_columns]
+        if not filled:
+            records.append(SourceRecord(loc=loc, line=line, skip_reason="blank"))
+            continue
+        first_text = next((_text(c) for c in row if _filled(c)), "").lower()
+        if first_text.startswith(_TOTAL_WORDS):
+            records.append(SourceRecord(loc=loc, line=line, skip_reason="total_row"))
+            continue
+        values: dict[str, Any] = {}
+        row_width = len(row)
+        for i, field in mapped:
+            if i < row_width:
+                value = row[i]
+                if value is None or value == "" or (type(value) is str and not value.strip()):
+                    continue
+                if field == "phone":
+                    values.setdefault("phone", []).append(value)
+                elif field in ("last_name", "first_name", "middle_name"):
+                    values.setdefault("name_parts", []).append(value)
+                    values[field] = value
+                else:
+                    values[field] = value
+        first = filled[0]
+        if (first < width and isinstance(row[first], str) and normalise_header(row[first]) == header_texts[first]
+                and all(normalise_header(row[i]) == header_texts[i] for i in filled if i < width)):
+            records.append(SourceRecord(loc=loc, line=line, skip_reason="header"))
+            continue
+        has_client = any(f in values for f in _CLIENT_FIELDS)
+        has_car = any(f in values for f in CAR_FIELDS) or "visit_date" in values
+        if not has_client and has_car and last_data is not None:
+            last_data.cars.append(_car(values, line))
+            records.append(SourceRecord(loc=loc, line=line, skip_reason="detail_row", source_id=last_data.loc))
+            continue
+        name_like = [f for f in values if f in NAME_FIELDS]
+        if len(filled) == 1 and name_like and not any(ch.isdigit() for ch in _text(row[filled[0]])):
+            group = _text(row[filled[0]])
+            records.append(SourceRecord(loc=loc, line=line, skip_reason="group_row"))
+            continue
+        record = SourceRecord(loc=loc, line=line, fields=values, group=group)
+        if has_car and any(f in values for f in CAR_FIELDS):
+            record.cars.append(_car(values, line))
+            values.pop("visit_date", None)
+        if index in formulas_by_row:
+            record.formula_columns = formulas_by_row[index]
+        if table.ragged and len(row) < width:
+            record.warnings.append(("ragged_row", f"Строка короче заголовка: только {len(row)} полей из {width}."))
+        record.column_labels = column_labels
+        records.append(record)
+        last_data = record
+    return records
+
+
+def _car(values: dict[str, Any], line: int) -> CarInput:
+    return CarInput(
+        line=line, car=values.get("car", ""), make=values.get("make", ""), model=values.get("model", ""),
+        year=values.get("year", ""), plate=values.get("plate", ""), vin=values.get("vin", ""),
+        mileage=values.get("mileage", ""), visit_date=values.get("visit_date", ""),
+    )

@@ -1,0 +1,142 @@
+"""XLSX (python-calamine for the values, openpyxl only where formulas must be found) and XLS (xlrd)."""
+
+import io
+import re
+import zipfile
+from datetime import datetime
+from typing import Any
+
+from imports import limits
+from imports.errors import CorruptFile, PasswordProtected, TooManyRows, ZipBomb
+from imports.readers import Table
+
+_FORMULA_TAG = re.compile(rb"<(?:\w+:)?f[ >/]")
+
+
+def _too_many_rows() -> TooManyRows:
+    return TooManyRows(
+        f"На листе больше {limits.MAX_ROWS:,} строк. Разбейте файл на части и загрузите по очереди.".replace(",", " ")
+    )
+
+
+def check_zip(data: bytes) -> zipfile.ZipFile:
+    """Open the XLSX container after checking it is not a zip bomb (sizes come from the directory)."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        infos = archive.infolist()
+    except (zipfile.BadZipFile, ValueError) as exc:
+        raise CorruptFile("Файл XLSX повреждён (архив не читается). Откройте его в Excel и сохраните заново.") from exc
+    total = 0
+    for info in infos:
+        total += info.file_size
+        if info.file_size > 1_000_000 and info.file_size > limits.MAX_ZIP_RATIO * max(info.compress_size, 1):
+            raise ZipBomb("Файл XLSX распаковывается в подозрительно большой объём (zip-бомба) и не будет открыт.")
+    if total > limits.MAX_UNZIPPED_BYTES:
+        raise ZipBomb(
+            f"Файл XLSX распаковывается больше чем в {limits.MAX_UNZIPPED_BYTES // (1024 * 1024)} МБ. "
+            "Разбейте таблицу на части."
+        )
+    names = {info.filename for info in infos}
+    if "xl/workbook.xml" not in names:
+        if "EncryptedPackage" in names or "EncryptionInfo" in names:
+            raise PasswordProtected("Книга Excel защищена паролем. Снимите пароль и загрузите снова.")
+        raise CorruptFile("Это zip-архив, но не книга Excel (XLSX). Загрузите XLSX, XLS, CSV или XML из 1С.")
+    return archive
+
+
+def _formula_cells(data: bytes, sheet_name: str) -> dict[tuple[int, int], str]:
+    """(row, column) → formula text of the sheet's formula cells, read with openpyxl (formulas, not values)."""
+    import openpyxl
+
+    workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
+    try:
+        sheet = workbook[sheet_name]
+        found: dict[tuple[int, int], str] = {}
+        for r, row in enumerate(sheet.iter_rows(values_only=True)):
+            for c, value in enumerate(row):
+                if isinstance(value, str) and value.startswith("="):
+                    found[(r, c)] = value
+        return found
+    finally:
+        workbook.close()
+
+
+def read_xlsx(data: bytes) -> list[Table]:
+    """Every non-empty sheet as a table of values; formula cells noted (they are never trusted)."""
+    from python_calamine import CalamineWorkbook, PasswordError
+
+    archive = check_zip(data)
+    has_formulas = any(
+        _FORMULA_TAG.search(archive.read(info)) for info in archive.infolist()
+        if info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml")
+    )
+    try:
+        workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
+    except PasswordError as exc:
+        raise PasswordProtected("Книга Excel защищена паролем. Снимите пароль и загрузите снова.") from exc
+    except Exception as exc:  # calamine raises its own error types for every kind of damage
+        raise CorruptFile(f"Книга Excel повреждена и не читается ({type(exc).__name__}). Сохраните её заново.") from exc
+    tables = []
+    for name in workbook.sheet_names:
+        try:
+            sheet = workbook.get_sheet_by_name(name)
+            if sheet.total_height > limits.MAX_ROWS + 50:
+                raise _too_many_rows()
+            rows = [list(row) for row in sheet.iter_rows()]
+        except (TooManyRows, MemoryError):
+            raise
+        except Exception as exc:
+            raise CorruptFile(f"Лист «{name}» повреждён и не читается. Сохраните книгу заново.") from exc
+        if len(rows) > limits.MAX_ROWS + 50:
+            raise _too_many_rows()
+        if not rows:
+            continue
+        formulas = _formula_cells(data, name) if has_formulas else {}
+        tables.append(Table(
+            rows=rows, row_locs=[f"row {i}" for i in range(1, len(rows) + 1)],
+            row_lines=list(range(1, len(rows) + 1)), formulas=formulas, sheet_name=name,
+        ))
+    return tables
+
+
+def read_xls(data: bytes) -> list[Table]:
+    """Every non-empty sheet of an Excel 97–2003 book; date cells become ``datetime``."""
+    import xlrd
+
+    try:
+        book = xlrd.open_workbook(file_contents=data, on_demand=True)
+    except xlrd.biffh.XLRDError as exc:
+        if "encrypted" in str(exc).lower():
+            raise PasswordProtected("Книга Excel защищена паролем. Снимите пароль и загрузите снова.") from exc
+        raise CorruptFile("Книга Excel 97–2003 повреждена и не читается. Сохраните её заново как XLSX.") from exc
+    except Exception as exc:
+        raise CorruptFile("Книга Excel 97–2003 повреждена и не читается. Сохраните её заново как XLSX.") from exc
+    tables = []
+    for index in range(book.nsheets):
+        sheet = book.sheet_by_index(index)
+        if sheet.nrows > limits.MAX_ROWS + 50:
+            raise _too_many_rows()
+        rows = []
+        for r in range(sheet.nrows):
+            row = []
+            for cell in sheet.row(r):
+                if cell.ctype == xlrd.XL_CELL_DATE:
+                    try:
+                        value = xlrd.xldate.xldate_as_datetime(cell.value, book.datemode)
+                        row.append(value.date() if value.time() == datetime.min.time() else value)
+                    except (ValueError, OverflowError):
+                        row.append(cell.value)
+                elif cell.ctype in (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK):
+                    row.append("")
+                elif cell.ctype == xlrd.XL_CELL_ERROR:
+                    row.append("")
+                else:
+                    row.append(cell.value)
+            rows.append(row)
+        book.unload_sheet(index)
+        if rows:
+            tables.append(Table(
+                rows=rows, row_locs=[f"row {i}" for i in range(1, len(rows) + 1)],
+                row_lines=list(range(1, len(rows) + 1)), sheet_name=sheet.name,
+            ))
+    return tables

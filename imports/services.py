@@ -1,0 +1,151 @@
+"""Import jobs: upload, preview (a dry run), confirm, run. One function per step; admin, command
+and the Celery task call these.
+"""
+
+import hashlib
+import logging
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone
+
+from imports import limits
+from imports.engine import ImportResult, run_import
+from imports.errors import FileTooLarge, ImportRefused
+from imports.models import ImportJob, ImportStatus
+from imports.rejected import rejected_rows_xlsx
+from workshops.errors import DomainError
+from workshops.models import Workshop
+
+logger = logging.getLogger(__name__)
+
+
+class ImportNotAllowed(DomainError):
+    code = "import_not_allowed"
+    default_message = "Нет права загружать клиентов в этот филиал."
+
+
+def import_job_create(*, workshop: Workshop, user: AbstractBaseUser | None, upload: UploadedFile) -> ImportJob:
+    """Store the uploaded file as a new job (nothing is read yet). Refuses files over the size limit."""
+    if upload.size is not None and upload.size > limits.MAX_FILE_BYTES:
+        raise FileTooLarge(
+            f"Файл больше {limits.MAX_FILE_BYTES // (1024 * 1024)} МБ. Разбейте его на части или удалите лишние колонки."
+        )
+    digest = hashlib.sha256()
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    upload.seek(0)
+    job = ImportJob(workshop=workshop, created_by=user, original_name=upload.name[:255], file_sha256=digest.hexdigest())
+    job.file.save(upload.name, upload, save=False)
+    job.save()
+    return job
+
+
+def _mapping(job: ImportJob) -> dict[int, str] | None:
+    return {int(k): v for k, v in job.mapping.items()} if job.mapping else None
+
+
+def _read(job: ImportJob) -> bytes:
+    with job.file.open("rb") as handle:
+        return handle.read()
+
+
+def import_job_preview(*, job: ImportJob) -> ImportResult | None:
+    """Validate the whole file without writing; store the summary for the preview page.
+
+    A file that cannot be read keeps the job ``uploaded`` with ``error`` set (and for an
+    unrecognised header, the columns to map by hand in ``summary["columns"]``).
+    """
+    try:
+        result = run_import(data=_read(job), filename=job.original_name, workshop=job.workshop, dry_run=True,
+                            mapping=_mapping(job), header_row=job.header_row)
+    except ImportRefused as exc:
+        columns = exc.details.get("columns")
+        job.summary = {"columns": [{"index": i, "label": c, "field": "", "recognised": False, "samples": []}
+                                   for i, c in enumerate(columns)]} if columns else {}
+        job.error, job.status = exc.message, ImportStatus.UPLOADED
+        job.save(update_fields=["summary", "error", "status"])
+        return None
+    job.summary = result.summary
+    job.file_format = result.summary["format"]
+    job.data_rows = result.summary["data_rows"]
+    job.error, job.status = "", ImportStatus.PREVIEWED
+    job.save(update_fields=["summary", "file_format", "data_rows", "error", "status"])
+    return result
+
+
+def import_job_set_mapping(*, job: ImportJob, mapping: dict[int, str], header_row: int | None) -> ImportResult | None:
+    """Correct the column mapping (column index → field) and preview again."""
+    job.mapping = {str(k): v for k, v in mapping.items()}
+    job.header_row = header_row
+    job.save(update_fields=["mapping", "header_row"])
+    return import_job_preview(job=job)
+
+
+def import_job_confirm(*, job: ImportJob) -> bool:
+    """Start the import of a previewed job: small files now, big ones in a Celery task after commit.
+
+    Returns ``True`` when the import was queued (the caller shows progress), ``False`` when done now.
+    """
+    if job.status != ImportStatus.PREVIEWED:
+        raise DomainError("Этот импорт уже запущен или не прошёл проверку.", code="import_not_previewed")
+    if job.data_rows > limits.ASYNC_ROWS:
+        from imports.tasks import import_job_task
+
+        ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.QUEUED)
+        transaction.on_commit(lambda: import_job_task.delay(job.pk))
+        return True
+    import_job_run(job_id=job.pk)
+    return False
+
+
+def _claim(job_id: int) -> bool:
+    """Exactly one runner gets the job (claim before work: a retried task finds it taken)."""
+    return bool(
+        ImportJob.objects.filter(pk=job_id, status__in=[ImportStatus.PREVIEWED, ImportStatus.QUEUED])
+        .update(status=ImportStatus.RUNNING, started_at=timezone.now(), progress=0)
+    )
+
+
+def import_job_run(*, job_id: int) -> ImportJob:
+    """Import a confirmed job's file into its branch; the job keeps the summary and the rejected rows."""
+    job = ImportJob.objects.select_related("workshop").get(pk=job_id)
+    if not _claim(job_id):
+        return job
+
+    def progress(percent: int) -> None:
+        ImportJob.objects.filter(pk=job_id).update(progress=percent)
+
+    try:
+        result = run_import(data=_read(job), filename=job.original_name, workshop=job.workshop,
+                            mapping=_mapping(job), header_row=job.header_row, progress=progress)
+    except ImportRefused as exc:
+        ImportJob.objects.filter(pk=job_id).update(status=ImportStatus.FAILED, error=exc.message,
+                                                   finished_at=timezone.now())
+        job.refresh_from_db()
+        return job
+    except Exception:
+        logger.exception("import job %s failed", job_id)
+        ImportJob.objects.filter(pk=job_id).update(
+            status=ImportStatus.FAILED, finished_at=timezone.now(),
+            error="Внутренняя ошибка при загрузке: ничего не изменено. Сообщите администратору.",
+        )
+        raise
+    job.refresh_from_db()
+    rejected = rejected_rows_xlsx(result.outcomes)
+    if rejected:
+        job.rejected_file.save(f"rejected-{job.pk}.xlsx", ContentFile(rejected), save=False)
+    job.summary, job.status, job.progress = result.summary, ImportStatus.DONE, 100
+    job.finished_at = timezone.now()
+    job.save(update_fields=["summary", "status", "progress", "finished_at", "rejected_file"])
+    return job
+
+
+def import_file_now(
+    *, data: bytes, filename: str, workshop: Workshop, dry_run: bool = False, **kwargs: Any
+) -> ImportResult:
+    """The command's path: the same engine without a stored job."""
+    return run_import(data=data, filename=filename, workshop=workshop, dry_run=dry_run, **kwargs)

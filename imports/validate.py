@@ -1,0 +1,339 @@
+"""Validation: every ``SourceRecord`` becomes a ``RowOutcome`` (imported, rejected or skipped), no DB access.
+
+The rules are those of ``shared/import-samples/README.md``: a row is imported when it has
+a name (a letter, not a formula) and a valid phone or a valid INN; a bad VIN, plate,
+e-mail, INN or date drops that field with a warning; a text field that starts a formula
+(``= + - @`` followed somewhere by ``(`` or ``|``) rejects the row.
+"""
+
+import re
+from datetime import date, datetime
+from typing import Any
+
+from clients.normalize import (
+    InvalidEmail,
+    InvalidInn,
+    InvalidPhone,
+    InvalidPlate,
+    InvalidVin,
+    normalize_email,
+    normalize_inn,
+    normalize_phone,
+    normalize_plate,
+    normalize_vin,
+    phone_digits_from_cell,
+    split_extension,
+)
+from clients.services import InvalidName, clean_name
+from imports.columns import FIELDS, TEXT_FIELDS
+from imports.records import NEW, REJECTED, SKIPPED, Car, CarInput, RowOutcome, SourceRecord
+
+SKIP_REASONS = {
+    "blank": "пустая строка",
+    "title": "заголовок, период или отбор отчёта",
+    "header": "строка заголовков",
+    "group_row": "группа (папка) справочника",
+    "total_row": "строка «Итого»",
+    "detail_row": "строка автомобиля клиента выше",
+    "own_organization": "своя организация, не клиент",
+    "document": "документ, не справочник клиентов",
+    "not_counterparty": "объект не контрагент",
+    "exchange_rules_header": "правила обмена",
+    "no_buyer": "в документе нет покупателя",
+}
+
+_LEGAL_FORM = re.compile(r"^\s*(ООО|ОАО|ЗАО|ПАО|АО|НАО|ИП|ТОО|ГУП|МУП|ФГУП|АНО|НКО|КФХ|ЧОП)(\s|[«\"'])", re.IGNORECASE)
+_LEGAL_WORDS = re.compile(r"(общество с ограниченной|акционерное общество|индивидуальный предприниматель)", re.IGNORECASE)
+_INITIALS = re.compile(r"\s[А-ЯЁA-Z]\.\s?(?:[А-ЯЁA-Z]\.?)?$")
+_COMMENT_IN_PARENS = re.compile(r"\((?=[^)]*[^\W\d_])[^)]*\)")
+_PHONE_SPLIT = re.compile(r"[,;/\n]|\s+или\s+")
+_LEADING_LABEL = re.compile(r"^(?:[^\W\d_]+\.?\s*)+:?\s*(?=[+\d(])")
+_DMY = re.compile(r"^(\d{1,2})[./](\d{1,2})[./](\d{4}|\d{2})(?:[ T]+\d{1,2}:\d{2}(?::\d{2})?)?$")
+_YMD = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]+\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$")
+_CYRILLIC_IN_VIN = re.compile(r"[АВЕКМНРСТХавекмнрстх]")
+_LATIN_IN_PLATE = re.compile(r"[A-Za-z]")
+_NOT_DIGIT = re.compile(r"\D")
+
+
+def text(value: Any) -> str:
+    """A cell as trimmed text: numbers without ``.0``, NUL bytes removed."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, (datetime, date)):
+        return value.strftime("%d.%m.%Y")
+    return str(value).replace("\x00", "").strip()
+
+
+def starts_formula(value: str) -> bool:
+    """The formula-injection rule: starts with ``= + - @`` (after trimming) and contains ``(`` or ``|``."""
+    stripped = value.strip()
+    return bool(stripped) and stripped[0] in "=+-@" and ("(" in stripped or "|" in stripped)
+
+
+def parse_date(value: Any) -> tuple[date | None, tuple[str, str] | None]:
+    """A date from a cell (date, datetime, ``dd.mm.yyyy[ h:mm:ss]``, ``yyyy-mm-dd[ hh:mm]``) and a warning.
+
+    The 1C empty date ``01.01.0001`` and Excel's zero date ``1899-12-30`` count as empty.
+    """
+    if value is None or value == "":
+        return None, None
+    if isinstance(value, datetime):
+        value = value.date()
+    if isinstance(value, date):
+        parsed = value
+    else:
+        raw = text(value)
+        if not raw:
+            return None, None
+        match = _DMY.match(raw)
+        try:
+            if match:
+                day, month, year = (int(g) for g in match.groups())
+                if len(match.group(3)) == 2:
+                    year += 2000 if year < 70 else 1900
+                if year == 1:
+                    return None, ("empty_1c_date", f"«{raw}» — пустая дата 1С, оставлено пустым.")
+                parsed = date(year, month, day)
+            elif match := _YMD.match(raw):
+                year, month, day = (int(g) for g in match.groups())
+                if year == 1:
+                    return None, ("empty_1c_date", f"«{raw}» — пустая дата 1С, оставлено пустым.")
+                parsed = date(year, month, day)
+            else:
+                return None, ("date_unparseable", f"Дата «{raw[:40]}» не распознана — отброшена.")
+        except ValueError:
+            return None, ("date_unparseable", f"Дата «{raw[:40]}» не существует — отброшена.")
+    if parsed == date(1899, 12, 30):
+        return None, ("excel_zero_date", "Нулевая дата Excel (30.12.1899) — оставлено пустым.")
+    if parsed.year < 1900:
+        return None, ("date_unparseable", f"Дата {parsed:%d.%m.%Y} слишком ранняя — отброшена.")
+    return parsed, None
+
+
+def split_phones(values: list[Any]) -> tuple[list[tuple[str, str]], list[tuple[str, str]], bool]:
+    """Valid phones (E.164, extension) of one or more cells, the refused pieces with reasons, and
+    whether a remark after a number was dropped."""
+    valid: list[tuple[str, str]] = []
+    refused: list[tuple[str, str]] = []
+    had_comment = False
+    for value in values:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            pieces = [phone_digits_from_cell(value)]
+        else:
+            raw = text(value)
+            cleaned = _COMMENT_IN_PARENS.sub(" ", raw)
+            had_comment |= cleaned != raw
+            pieces = _PHONE_SPLIT.split(cleaned) if not re.fullmatch(r"[\d\s()+\-.]+", cleaned) else [cleaned]
+        for piece in pieces:
+            piece = piece.strip()
+            if not piece:
+                continue
+            candidate = _LEADING_LABEL.sub("", piece)
+            try:
+                number = normalize_phone(candidate)
+            except InvalidPhone as exc:
+                digits = _NOT_DIGIT.sub("", candidate)
+                if 5 <= len(digits) <= 7:
+                    refused.append((piece, f"«{piece[:40]}» — городской номер без кода города."))
+                elif not digits:
+                    refused.append((piece, f"«{piece[:40]}» — не номер телефона."))
+                else:
+                    refused.append((piece, exc.message))
+                continue
+            if number not in (p for p, _ in valid):
+                valid.append((number, split_extension(candidate)[1]))
+    return valid, refused, had_comment
+
+
+def _company(record_fields: dict[str, Any], name: str, full_name: str) -> tuple[bool, bool]:
+    """(is a company or sole proprietor, the file said so explicitly)."""
+    if _LEGAL_FORM.match(name) or _LEGAL_WORDS.search(full_name) or _LEGAL_FORM.match(full_name):
+        return True, True  # 1C files a sole proprietor (ИП) as a natural person; for us it is a company client
+    kind = text(record_fields.get("client_type", "")).lower()
+    if kind in ("company", "person"):
+        return kind == "company", True
+    if kind.startswith(("юр", "индивидуальн", "ип", "организац", "компан")):
+        return True, True
+    if kind.startswith(("физ", "частн")):
+        return False, True
+    return False, False
+
+
+def _name(fields: dict[str, Any], outcome: RowOutcome) -> str:
+    short = text(fields.get("name", ""))
+    full = text(fields.get("full_name", ""))
+    if not short and fields.get("name_parts"):
+        short = " ".join(text(p) for p in fields["name_parts"] if text(p))
+    company, explicit = _company(fields, short, full)
+    outcome.kind, outcome.kind_explicit = ("company" if company else "person"), explicit
+    chosen = short or full
+    if not company and full and (not short or _INITIALS.search(short)):
+        chosen = full
+    if "\xa0" in chosen:
+        outcome.warn("nbsp_in_name", "Неразрывный пробел в имени заменён обычным.")
+    name = " ".join(chosen.replace("\x00", "").split())
+    if not company and name.isupper():
+        name = name.title()
+    return name
+
+
+def _car(car: CarInput, outcome: RowOutcome, today: date) -> Car | None:
+    make, model = text(car.make), text(car.model)
+    title = text(car.car)
+    if title and not make:
+        make, _, rest = title.partition(" ")
+        model = model or rest.strip()
+    result = Car(make=make[:100], model=model[:100], line=car.line)
+    raw_vin, raw_plate = text(car.vin), text(car.plate)
+    if raw_vin:
+        try:
+            result.vin = normalize_vin(raw_vin)
+            if _CYRILLIC_IN_VIN.search(raw_vin):
+                outcome.warn("vin_cyrillic_lookalikes", f"VIN «{raw_vin}»: кириллические буквы заменены латинскими.")
+        except InvalidVin as exc:
+            outcome.warn("vin_invalid", f"{exc.message} VIN отброшен (строка {car.line}).")
+    if raw_plate:
+        try:
+            result.plate = normalize_plate(raw_plate)
+            if _LATIN_IN_PLATE.search(raw_plate.upper().replace("RUS", "")):
+                outcome.warn("plate_latin_lookalikes", f"Госномер «{raw_plate}»: латинские буквы заменены кириллицей.")
+        except InvalidPlate as exc:
+            outcome.warn("plate_invalid", f"{exc.message} Госномер отброшен (строка {car.line}).")
+    year = _int(car.year)
+    result.year = year if year and 1900 <= year <= today.year + 1 else None
+    result.mileage_km = _int(car.mileage)
+    visit, problem = parse_date(car.visit_date)
+    if problem:
+        outcome.warn(*problem)
+    result.visit_date = _past(visit, outcome, today)
+    if not result.vin and not result.plate:
+        if make or model or raw_vin or raw_plate:
+            outcome.warn("car_without_identifier", f"У автомобиля «{title or make}» нет ни VIN, ни госномера — не создан.")
+        if result.visit_date:
+            outcome.visits.append((result.visit_date, "", ""))
+        return None
+    return result
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return int(value) if 0 <= value < 10_000_000 else None
+    digits = _NOT_DIGIT.sub("", text(value).split(",")[0].split(".")[0])
+    return int(digits) if digits and len(digits) <= 7 else None
+
+
+def _past(visit: date | None, outcome: RowOutcome, today: date) -> date | None:
+    if visit and visit > today:
+        outcome.warn("date_in_future", f"Дата визита {visit:%d.%m.%Y} в будущем — отброшена.")
+        return None
+    return visit
+
+
+def _reject(outcome: RowOutcome, code: str, reason: str, column: str = "", value: str = "") -> RowOutcome:
+    outcome.status, outcome.reason_code, outcome.reason = REJECTED, code, reason
+    outcome.column, outcome.value = column, value[:200]
+    return outcome
+
+
+def validate(record: SourceRecord, today: date) -> RowOutcome:
+    """The outcome of one record (status ``imported`` is refined to new/merged/updated by the engine)."""
+    outcome = RowOutcome(loc=record.loc, line=record.line, status=NEW, source_id=record.source_id)
+    if not record.is_data:
+        outcome.status, outcome.reason_code = SKIPPED, record.skip_reason
+        outcome.reason = SKIP_REASONS.get(record.skip_reason, record.skip_reason)
+        return outcome
+    fields = record.fields
+    outcome.warnings.extend(record.warnings)
+    labels = record.column_labels
+    outcome.raw = {f: text(v) for f, v in fields.items() if f not in ("phone", "name_parts")}
+    outcome.raw["phone"] = ", ".join(text(v) for v in fields.get("phone", []))
+
+    if record.formula_columns:
+        column = record.formula_columns[0]
+        return _reject(outcome, "formula_injection", f"Ячейка-формула в колонке «{column}» — строка не загружена.", column)
+    for field in TEXT_FIELDS:
+        value = fields.get(field)
+        if isinstance(value, str) and starts_formula(value):
+            column = labels.get(field, FIELDS.get(field, field))
+            return _reject(outcome, "formula_injection",
+                           f"Значение в колонке «{column}» начинается как формула — строка не загружена.", column, value)
+    for part in fields.get("name_parts", []):
+        if isinstance(part, str) and starts_formula(part):
+            return _reject(outcome, "formula_injection", "Имя начинается как формула — строка не загружена.", "Имя", part)
+
+    name = _name(fields, outcome)
+    try:
+        outcome.name = clean_name(name)
+    except InvalidName as exc:
+        column = labels.get("name") or labels.get("last_name") or "ФИО"
+        return _reject(outcome, "no_name", f"Нет имени клиента: {exc.message}", column, name)
+
+    phones, refused, had_comment = split_phones(fields.get("phone", []))
+    outcome.phones = phones
+    if had_comment and phones:
+        outcome.warn("phone_with_comment", "Текст после номера телефона отброшен.")
+
+    raw_inn = text(fields.get("inn", ""))
+    if raw_inn and "/" in raw_inn:
+        raw_inn = raw_inn.split("/", 1)[0].strip()
+        outcome.warn("inn_kpp_combined", "«ИНН/КПП» в одном поле — взят ИНН до «/».")
+    if raw_inn and raw_inn.isdigit() and len(raw_inn) in (9, 11):
+        raw_inn = raw_inn.zfill(len(raw_inn) + 1)  # a numeric cell lost the leading zero
+    if raw_inn:
+        try:
+            outcome.inn = normalize_inn(raw_inn)
+        except InvalidInn as exc:
+            code = "inn_checksum_invalid" if raw_inn.isdigit() and len(raw_inn) in (10, 12) else "inn_invalid"
+            outcome.warn(code, f"{exc.message} ИНН отброшен.")
+
+    if not phones and not outcome.inn:
+        column = labels.get("phone", "Телефон")
+        if refused:
+            piece, message = refused[0]
+            return _reject(outcome, "no_valid_phone", f"Нет действующего телефона: {message}", column, piece)
+        return _reject(outcome, "no_valid_phone", "Нет ни телефона, ни ИНН.", column, "")
+    for piece, message in refused:
+        outcome.warn("phone_partially_invalid", f"Номер «{piece[:40]}» отброшен: {message}")
+    for number, _ext in phones:
+        if not number.startswith("+7") or number.startswith("+77"):
+            outcome.warn("phone_foreign", f"Иностранный номер {number} сохранён как есть.")
+
+    raw_email = text(fields.get("email", ""))
+    if raw_email:
+        try:
+            outcome.email = normalize_email(raw_email)
+            if outcome.email != raw_email:
+                outcome.warn("email_normalize", "E-mail приведён к нижнему регистру.")
+        except InvalidEmail as exc:
+            outcome.warn("email_invalid", f"{exc.message} Отброшен.")
+    outcome.comment = text(fields.get("comment", ""))[:2000]
+
+    for field in ("created_date", "birth_date"):
+        _value, problem = parse_date(fields.get(field))
+        if problem:
+            outcome.warn(*problem)
+    visit, problem = parse_date(fields.get("visit_date"))
+    if problem:
+        outcome.warn(*problem)
+    visit = _past(visit, outcome, today)
+    if visit:
+        outcome.visits.append((visit, "", ""))
+
+    seen_cars: set[str] = set()
+    for car_input in record.cars:
+        if car_input.is_empty() and not text(car_input.visit_date):
+            continue
+        car = _car(car_input, outcome, today)
+        if car is None:
+            continue
+        key = car.vin or car.plate
+        if key not in seen_cars:
+            seen_cars.add(key)
+            outcome.cars.append(car)
+        if car.visit_date:
+            outcome.visits.append((car.visit_date, car.vin, car.plate))
+    if record.group and "поставщик" in record.group.lower():
+        outcome.warn("supplier_group", f"В группе «{record.group}» — загружен как клиент.")
+    return outcome

@@ -1,0 +1,77 @@
+"""Writing a plan: one pass per table, inside the caller's transaction.
+
+Two writers with the same result: ``orm`` (``bulk_create``/``bulk_update``; any database,
+used by the SQLite demo) and ``copy`` (PostgreSQL ``COPY``, for files of 100,000 rows).
+"""
+
+from django.db import connection
+from django.utils import timezone
+
+from bookings.services import booking_import_visits_bulk, booking_import_visits_copy, import_visit_service
+from clients.models import Client, ClientPhone, Vehicle
+from imports.plan import ClientRef, NewClient, NewVehicle, Plan, VehicleRef
+from workshops.models import Workshop
+
+BATCH = 5000
+
+
+def _client_id(ref: ClientRef) -> int:
+    return ref.id if isinstance(ref, NewClient) else ref  # type: ignore[return-value]
+
+
+def _vehicle_id(ref: VehicleRef) -> int | None:
+    if ref is None:
+        return None
+    return ref.id if isinstance(ref, NewVehicle) else ref
+
+
+def write_plan(plan: Plan, workshop: Workshop, *, writer: str = "auto") -> None:
+    """Create and fill what ``plan`` says; assigns ids to its new clients and vehicles."""
+    if writer == "auto":
+        writer = "copy" if connection.vendor == "postgresql" else "orm"
+    if writer == "copy":
+        from imports.write_copy import write_new_rows_copy, write_updates_copy
+
+        write_new_rows_copy(plan, workshop)
+        write_updates_copy(plan)
+    else:
+        _write_new_rows_orm(plan, workshop)
+        _write_updates(plan)
+    visits = [(_client_id(c), _vehicle_id(v), d) for c, v, d in plan.visits]
+    if visits:
+        record = booking_import_visits_copy if writer == "copy" else booking_import_visits_bulk
+        plan.visits_created = record(workshop=workshop, service=import_visit_service(), visits=visits)
+
+
+def _write_new_rows_orm(plan: Plan, workshop: Workshop) -> None:
+    created = Client.objects.bulk_create(
+        [Client(name=c.name, kind=c.kind, inn=c.inn, email=c.email, comment=c.comment) for c in plan.new_clients],
+        batch_size=BATCH,
+    )
+    for new, row in zip(plan.new_clients, created):
+        new.id = row.pk
+    ClientPhone.objects.bulk_create(
+        [ClientPhone(client_id=_client_id(ref), number=number, extension=ext[:10], position=position)
+         for ref, number, ext, position in plan.new_phones],
+        batch_size=BATCH,
+    )
+    Link = Client.workshops.through
+    Link.objects.bulk_create([Link(client_id=_client_id(ref), workshop_id=workshop.pk) for ref in plan.links],
+                             ignore_conflicts=True, batch_size=BATCH)
+    vehicles = Vehicle.objects.bulk_create(
+        [Vehicle(client_id=_client_id(v.client), vin=v.vin, plate=v.plate, make=v.make, model=v.model, year=v.year,
+                 mileage_km=v.mileage_km) for v in plan.new_vehicles],
+        batch_size=BATCH,
+    )
+    for new, row in zip(plan.new_vehicles, vehicles):
+        new.id = row.pk
+
+
+def _write_updates(plan: Plan) -> None:
+    """Fill empty fields of existing clients and cars (few rows; one UPDATE each)."""
+    now = timezone.now()
+    for client_id, values in plan.client_updates.items():
+        Client.objects.filter(pk=client_id).update(**values, updated_at=now)
+    for vehicle_id, values in plan.vehicle_updates.items():
+        Vehicle.objects.filter(pk=vehicle_id).update(**values)
+

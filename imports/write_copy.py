@@ -1,0 +1,80 @@
+"""PostgreSQL writer: ids from the sequences, then one ``COPY`` per table (no per-row INSERT).
+
+Safe because ``run_import`` holds a SHARE ROW EXCLUSIVE lock on the client and phone tables
+from planning to commit: nobody can add the phone or INN this plan decided was free. Branch
+links go through ``INSERT … SELECT unnest(…) ON CONFLICT DO NOTHING`` (that table is not locked).
+"""
+
+from django.db import connection
+from django.utils import timezone
+
+from clients.models import Client, ClientPhone, Vehicle
+from imports.plan import ClientRef, NewClient, Plan
+from workshops.models import Workshop
+
+
+def next_ids(cursor, model, count: int) -> list[int]:
+    """``count`` fresh primary keys of ``model`` from its sequence, in order."""
+    if not count:
+        return []
+    table = model._meta.db_table
+    cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, count])
+    return [row[0] for row in cursor.fetchall()]
+
+
+def _client_id(ref: ClientRef) -> int:
+    return ref.id if isinstance(ref, NewClient) else ref  # type: ignore[return-value]
+
+
+def write_new_rows_copy(plan: Plan, workshop: Workshop) -> None:
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        for client, pk in zip(plan.new_clients, next_ids(cursor, Client, len(plan.new_clients))):
+            client.id = pk
+        with cursor.copy(f"COPY {Client._meta.db_table} (id, name, kind, inn, email, comment, telegram_username, "
+                         "created_at, updated_at) FROM STDIN") as copy:
+            for c in plan.new_clients:
+                copy.write_row((c.id, c.name, c.kind, c.inn, c.email, c.comment, "", now, now))
+        with cursor.copy(f"COPY {ClientPhone._meta.db_table} (client_id, number, extension, position) FROM STDIN") as copy:
+            for ref, number, ext, position in plan.new_phones:
+                copy.write_row((_client_id(ref), number, ext[:10], position))
+        link_table = Client.workshops.through._meta.db_table
+        cursor.execute(f"INSERT INTO {link_table} (client_id, workshop_id) SELECT DISTINCT c, %s "
+                       "FROM unnest(%s::bigint[]) AS c ON CONFLICT DO NOTHING",
+                       [workshop.pk, [_client_id(ref) for ref in plan.links]])
+        for vehicle, pk in zip(plan.new_vehicles, next_ids(cursor, Vehicle, len(plan.new_vehicles))):
+            vehicle.id = pk
+        with cursor.copy(f"COPY {Vehicle._meta.db_table} (id, client_id, make, model, plate, vin, year, mileage_km, "
+                         "created_at) FROM STDIN") as copy:
+            for v in plan.new_vehicles:
+                copy.write_row((v.id, _client_id(v.client), v.make, v.model, v.plate, v.vin, v.year, v.mileage_km, now))
+
+
+def write_updates_copy(plan: Plan) -> None:
+    """Fill empty fields of existing clients and cars with one ``UPDATE … FROM unnest(…)`` per table."""
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        if plan.client_updates:
+            ids = list(plan.client_updates)
+            columns = ("inn", "email", "comment", "kind")
+            arrays = [[plan.client_updates[i].get(c) for i in ids] for c in columns]
+            cursor.execute(
+                f"UPDATE {Client._meta.db_table} AS c SET inn = COALESCE(u.inn, c.inn), "
+                "email = COALESCE(u.email, c.email), comment = COALESCE(u.comment, c.comment), "
+                "kind = COALESCE(u.kind, c.kind), updated_at = %s "
+                "FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[]) AS u(id, inn, email, comment, kind) "
+                "WHERE c.id = u.id",
+                [now, ids, *arrays],
+            )
+        if plan.vehicle_updates:
+            ids = list(plan.vehicle_updates)
+            columns = ("vin", "plate", "make", "model", "year", "mileage_km")
+            arrays = [[plan.vehicle_updates[i].get(c) for i in ids] for c in columns]
+            cursor.execute(
+                f"UPDATE {Vehicle._meta.db_table} AS v SET vin = COALESCE(u.vin, v.vin), plate = COALESCE(u.plate, v.plate), "
+                "make = COALESCE(u.make, v.make), model = COALESCE(u.model, v.model), year = COALESCE(u.year, v.year), "
+                "mileage_km = COALESCE(u.mileage_km, v.mileage_km) "
+                "FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::int[], %s::int[]) "
+                "AS u(id, vin, plate, make, model, year, mileage_km) WHERE v.id = u.id",
+                [ids, *arrays],
+            )

@@ -1,0 +1,60 @@
+"""The Celery path: a confirmed big import runs in a real worker process (Redis broker, the test database)."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+
+from clients.models import Client
+from imports import limits
+from imports.models import ImportJob, ImportStatus
+from imports.services import import_job_confirm, import_job_create, import_job_preview
+from tests.factories import BayFactory, WorkshopFactory
+from tests.imports.conftest import sample_bytes
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_confirmed_big_import_is_run_by_a_celery_worker(settings, tmp_path, monkeypatch):
+    from config.celery import app
+
+    monkeypatch.setattr(limits, "ASYNC_ROWS", 10)
+    settings.MEDIA_ROOT = tmp_path
+    workshop = WorkshopFactory(slug="worker")
+    BayFactory(workshop=workshop)
+    name = "04_vygruzka_excel_cp1251_semicolon.csv"
+    job = import_job_create(workshop=workshop, user=None, upload=SimpleUploadedFile(name, sample_bytes(name)))
+    import_job_preview(job=job)
+    job.refresh_from_db()
+    app.control.purge()
+    assert import_job_confirm(job=job) is True  # autocommit: the task is sent at once
+
+    db = connection.settings_dict
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.test_settings", "MEDIA_ROOT": str(tmp_path),
+           "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--concurrency=1",
+         "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=WARNING"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            job.refresh_from_db()
+            if job.status in (ImportStatus.DONE, ImportStatus.FAILED):
+                break
+            time.sleep(0.3)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=20)
+    assert job.status == ImportStatus.DONE, job.error
+    assert job.progress == 100 and job.summary["clients_created"] == 75
+    assert Client.objects.count() == 75
+    assert ImportJob.objects.get(pk=job.pk).rejected_file
