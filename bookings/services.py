@@ -50,7 +50,9 @@ def check_slot_rules(
     now = now or timezone.now()
     if timezone.is_naive(starts_at):
         raise BookingRuleError("Время записи указано без часового пояса.", code="naive_time")
-    if not service.is_active or not service.workshops.filter(pk=workshop.pk).exists():
+    # The link table alone answers "offered here?" without joining the branch (a hot path).
+    offered = Service.workshops.through.objects.filter(service_id=service.pk, workshop_id=workshop.pk)
+    if not service.is_active or not offered.exists():
         raise BookingRuleError(f"Услуга «{service}» не оказывается в филиале «{workshop}».", code="service_not_offered")
     if starts_at < now:
         raise BookingRuleError("Это время уже прошло.", code="past_time")
@@ -127,7 +129,7 @@ def _lock_free_bay(
     if preferred_bay is not None and preferred_bay.pk not in {b.pk for b in bays}:
         raise BookingRuleError(f"Пост «{preferred_bay.name}» не подходит для услуги «{service}».", code="bay_unsuitable")
     taken = Booking.objects.filter(
-        bay__in=bays, status__in=ACTIVE_STATUSES, starts_at__lt=ends_at, ends_at__gt=starts_at
+        bay_id__in=[bay.pk for bay in bays], status__in=ACTIVE_STATUSES, starts_at__lt=ends_at, ends_at__gt=starts_at
     )
     if exclude_booking_id is not None:
         taken = taken.exclude(pk=exclude_booking_id)
