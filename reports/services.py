@@ -3,21 +3,28 @@
 Each active ``ReportSubscription`` gets last week's report (Monday to Sunday, local dates)
 at the first run after Monday 08:00 in its time zone (its branch's; the company's
 ``TIME_ZONE`` for an all-branches subscription). A run claims the subscription with a
-conditional UPDATE before sending, so two overlapping runs send once.
+conditional UPDATE and, in the same transaction, writes one notifications-outbox row
+(``owner_weekly_report``), so two overlapping runs queue it once; the outbox sends it
+(claimed again there, so a task delivered twice still sends once) with retries.
 """
 
 import io
 import logging
 from dataclasses import dataclass
+from functools import partial
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from bookings.models import Notification, NotificationChannel, RecipientKind
+from bookings.notifications import render
+from bookings.notifications.queue import queue_send
+from bookings.notifications.transports import TransportError
 from reports.dashboard import cards
 from reports.exports import CONTENT_TYPES, ReportData, report_filename, write_xlsx
 from reports.figures import format_share
@@ -30,6 +37,7 @@ logger = logging.getLogger(__name__)
 
 SEND_AT = time(8)  # Monday morning, local time
 TEMPLATES = "reports/email/weekly_report"
+WEEKLY_TEMPLATE_KEY = "owner_weekly_report"  # rendered by weekly_report_email (render.EMAIL_RENDERERS)
 
 
 @dataclass(frozen=True)
@@ -95,53 +103,71 @@ def weekly_report_build(*, subscription: ReportSubscription, monday: date) -> We
     )
 
 
-def weekly_report_send(*, subscription_id: int, monday: date, now: datetime | None = None) -> bool:
-    """Claim the subscription for ``monday`` and send its report; ``False`` if someone else claimed it.
+def weekly_report_email(notification: Notification, *, now: datetime | None = None) -> render.EmailMessage:
+    """The outbox's renderer for ``owner_weekly_report`` rows: the e-mail with its XLSX, built when sent.
 
-    If sending fails the claim is released, so the next run tries again, and the error is raised.
+    The row carries only the subscription id and the Monday (``payload``), so neither the
+    task arguments nor the row hold figures or client data; a retry rebuilds the same week.
+    """
+    subscription = ReportSubscription.objects.select_related("user", "workshop").filter(
+        pk=notification.payload.get("subscription_id")
+    ).first()
+    if subscription is None:
+        raise TransportError("Подписка на отчёт удалена.", permanent=True)
+    report = weekly_report_build(subscription=subscription, monday=date.fromisoformat(notification.payload["monday"]))
+    return render.EmailMessage(
+        subject=report.subject, text=report.text, html=report.html,
+        attachments=((report.filename, report.xlsx, CONTENT_TYPES["xlsx"]),),
+    )
+
+
+def weekly_report_send(*, subscription_id: int, monday: date, now: datetime | None = None) -> bool:
+    """Claim the subscription for ``monday`` and put its report in the notifications outbox.
+
+    ``False`` if someone else claimed it. The claim and the outbox row commit together;
+    after commit the row is queued, and the outbox's sender builds and delivers the e-mail
+    with retries (a failure is recorded on the row, shown in admin; the claim stays).
     """
     now = now or timezone.now()
     claimable = ReportSubscription.objects.filter(pk=subscription_id, is_active=True).filter(
         Q(last_sent_monday__isnull=True) | Q(last_sent_monday__lt=monday)
     )
-    previous = claimable.values_list("last_sent_monday", "last_sent_at").first()
-    if previous is None or not claimable.update(last_sent_monday=monday, last_sent_at=now):
-        return False
-    subscription = ReportSubscription.objects.select_related("user", "workshop").get(pk=subscription_id)
-    try:
-        report = weekly_report_build(subscription=subscription, monday=monday)
-        # OUTBOX (issue 4): replace the lines below with one outbox row (channel e-mail,
-        # recipient subscription.user, subject/text/html, the XLSX as attachment), written in
-        # a transaction.atomic() together with the claim above; the outbox's sender then
-        # delivers it with retries, and the except-branch below goes away.
-        message = EmailMultiAlternatives(report.subject, report.text, to=[subscription.user.email])
-        message.attach_alternative(report.html, "text/html")
-        message.attach(report.filename, report.xlsx, CONTENT_TYPES["xlsx"])
-        message.send()
-    except Exception:
-        ReportSubscription.objects.filter(pk=subscription_id, last_sent_monday=monday).update(
-            last_sent_monday=previous[0], last_sent_at=previous[1]
+    with transaction.atomic():
+        if not claimable.update(last_sent_monday=monday, last_sent_at=now):
+            return False
+        subscription = ReportSubscription.objects.get(pk=subscription_id)
+        # The dedup key guards the week once more, should the claim ever be reset by hand.
+        row, created = Notification.objects.get_or_create(
+            dedup_key=f"weekly_report:{subscription_id}:{monday.isoformat()}",
+            defaults=dict(
+                recipient_kind=RecipientKind.USER, user_id=subscription.user_id,
+                workshop_id=subscription.workshop_id, channel=NotificationChannel.EMAIL,
+                template_key=WEEKLY_TEMPLATE_KEY,
+                payload={"subscription_id": subscription_id, "monday": monday.isoformat()},
+            ),
         )
-        raise
-    logger.info("weekly report sent: subscription %s, week before %s", subscription_id, monday)
-    return True
+        if created:
+            transaction.on_commit(partial(queue_send, [row.pk]))
+    logger.info("weekly report queued: subscription %s, week before %s, notification %s",
+                subscription_id, monday, row.pk)
+    return created
 
 
 def weekly_reports_send_due(*, now: datetime | None = None) -> int:
-    """Send every weekly report that is due now; the number sent.
+    """Put every weekly report that is due now in the outbox; the number queued.
 
-    One recipient's failure (say, the SMTP server refusing) is logged and does not stop
-    the others; their claim is released, so the next hourly run retries them.
+    One recipient's failure is logged and does not stop the others; delivery problems
+    are the outbox's (retried with backoff, visible in admin).
     """
     now = now or timezone.now()
-    sent = 0
+    queued = 0
     subscriptions = ReportSubscription.objects.filter(is_active=True, user__is_active=True).select_related("workshop")
     for subscription in subscriptions.exclude(user__email=""):
         monday = due_monday(subscription, now)
         if monday is None:
             continue
         try:
-            sent += weekly_report_send(subscription_id=subscription.pk, monday=monday, now=now)
+            queued += weekly_report_send(subscription_id=subscription.pk, monday=monday, now=now)
         except Exception:
-            logger.exception("weekly report not sent: subscription %s", subscription.pk)
-    return sent
+            logger.exception("weekly report not queued: subscription %s", subscription.pk)
+    return queued

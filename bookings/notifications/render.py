@@ -2,7 +2,8 @@
 
 One text template per message (``<key>.txt``) serves Telegram and the e-mail's text
 part; e-mail adds ``<key>.subject.txt`` and ``<key>.html``. Staff wording changes in the
-templates, never in code. Buttons are built here because their callback data is a
+templates, never in code. An e-mail another app composes (the weekly owner report, with
+its XLSX) is rendered by that app's function named in ``EMAIL_RENDERERS``. Buttons are built here because their callback data is a
 contract with the bot's handlers.
 """
 
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.template import Context
+from django.utils.module_loading import import_string
 from django.template.loader import get_template
 from django.utils import timezone
 
@@ -31,6 +33,12 @@ TEMPLATE_TITLES = {
     "client_reminder": "клиенту: напоминание",
     "client_thanks": "клиенту: спасибо и оценка",
     "client_return_nudge": "клиенту: приглашение вернуться",
+    "owner_weekly_report": "еженедельный отчёт",
+}
+# template_key → "module.function(notification, *, now) -> EmailMessage", imported when
+# sending, so the outbox does not depend on the apps whose e-mails it carries.
+EMAIL_RENDERERS = {
+    "owner_weekly_report": "reports.services.weekly_report_email",
 }
 RATING_LABELS = {1: "1", 2: "2", 3: "3", 4: "4", 5: "5 ⭐"}
 
@@ -43,9 +51,12 @@ class TelegramMessage:
 
 @dataclass(frozen=True)
 class EmailMessage:
+    """``attachments``: (filename, content, MIME type) triples, built at send time."""
+
     subject: str
     text: str
     html: str
+    attachments: tuple[tuple[str, bytes, str], ...] = ()
 
 
 def local_when(moment: datetime | None, workshop: Workshop) -> str:
@@ -155,6 +166,8 @@ def render_telegram(notification: Notification, *, now: datetime | None = None) 
 
 
 def render_email(notification: Notification, *, now: datetime | None = None) -> EmailMessage:
+    if notification.template_key in EMAIL_RENDERERS:
+        return import_string(EMAIL_RENDERERS[notification.template_key])(notification, now=now)
     context = context_for(notification, now=now)
     key = notification.template_key
     return EmailMessage(
