@@ -84,7 +84,8 @@ def load_schedule(*, workshop: Workshop, first_day: date, last_day: date) -> dic
         f"SELECT NULL, NULL, NULL, NULL, NULL, date FROM {closed} WHERE workshop_id = %s AND date BETWEEN %s AND %s"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [workshop.pk, workshop.pk, first_day, last_day])
+        adapt = connection.ops.adapt_datefield_value
+        cursor.execute(sql, [workshop.pk, workshop.pk, adapt(first_day), adapt(last_day)])
         rows = cursor.fetchall()
     by_weekday: dict[int, tuple] = {}
     closed_days: set[date] = set()

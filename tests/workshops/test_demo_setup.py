@@ -154,3 +154,11 @@ def test_managers_see_only_their_branch_and_the_owner_group_sees_all(loaded):
 def test_a_second_run_keeps_the_data_and_resets_no_password(loaded):
     assert loaded["after_second"] == loaded["after_first"]
     assert "уже есть" in loaded["second"]
+
+
+def test_nothing_is_sent_about_the_fixture_bookings(loaded):
+    from bookings.models import Notification
+
+    assert Notification.objects.exists(), "the engine wrote its outbox rows"
+    assert set(Notification.objects.values_list("state", flat=True)) == {"skipped"}
+    assert all(w.manager_emails for w in Workshop.objects.all()), "new bookings made in the demo reach a manager"

@@ -26,6 +26,7 @@ class BranchSpec:
     address: str
     phone: str
     timezone: str
+    manager_emails: str
     bays: tuple[tuple[str, str], ...]
     # weekday → (opens, closes, break_starts, break_ends); a missing weekday is a day off.
     hours: dict[int, tuple[time, time, time | None, time | None]]
@@ -43,6 +44,7 @@ BRANCHES: tuple[BranchSpec, ...] = (
         address="г. Москва, Варшавское ш., д. 118, корп. 1",
         phone="+7 495 120-45-67",
         timezone="Europe/Moscow",
+        manager_emails="varshavka@avtomaster.example",
         bays=(
             ("Подъёмник 1", BayKind.LIFT),
             ("Подъёмник 2", BayKind.LIFT),
@@ -64,6 +66,7 @@ BRANCHES: tuple[BranchSpec, ...] = (
         address="г. Екатеринбург, ул. Монтажников, д. 4",
         phone="+7 343 310-22-40",
         timezone="Asia/Yekaterinburg",
+        manager_emails="ekb@avtomaster.example",
         bays=(
             ("Подъёмник 1", BayKind.LIFT),
             ("Подъёмник 2", BayKind.LIFT),

@@ -22,6 +22,8 @@ from bookings.models import (
     BookingEvent,
     BookingHistory,
     BookingStatus,
+    Notification,
+    NotificationState,
 )
 from bookings.services import booking_create, booking_import_visit, booking_transition
 from clients.models import Client, ClientKind, Vehicle
@@ -78,6 +80,7 @@ def load_structure(*, now: datetime) -> dict[str, Workshop]:
 def _create_branch(spec: data.BranchSpec, now: datetime) -> Workshop:
     workshop = Workshop.objects.create(
         name=spec.name, slug=spec.slug, address=spec.address, phone=spec.phone, timezone=spec.timezone,
+        manager_emails=spec.manager_emails,
     )
     for position, (name, kind) in enumerate(spec.bays):
         Bay.objects.create(workshop=workshop, name=name, kind=kind, position=position)
@@ -352,6 +355,18 @@ def _backdate(demo: Demo, booking: Booking) -> None:
         moment += (now - moment) * rng.uniform(0.1, 0.6)
 
 
+def silence_notifications() -> int:
+    """Mark the outbox rows the load wrote as not needed, so nothing is sent about fixture bookings.
+
+    The engine writes a notification for every booking it creates or changes; for demo
+    data those messages would go to made-up clients and flood the console with e-mails.
+    Called inside the load's transaction, before the rows are queued after commit.
+    """
+    return Notification.objects.filter(state=NotificationState.PENDING).update(
+        state=NotificationState.SKIPPED, last_error="Демо-данные: не отправлялось."
+    )
+
+
 def load_all(*, now: datetime | None = None, seed: int = 2024,
              managers: dict[str, AbstractBaseUser | None] | None = None) -> Demo:
     """Clients, history and bookings for branches already made by ``load_structure``."""
@@ -363,4 +378,5 @@ def load_all(*, now: datetime | None = None, seed: int = 2024,
     load_history(demo)
     load_unclosed_visits(demo)
     load_upcoming(demo)
+    silence_notifications()
     return demo

@@ -1,5 +1,7 @@
 """``manage.py demo_setup``: load the demo company once; print new accounts' passwords once."""
 
+import logging
+
 from django.core.management.base import BaseCommand
 
 from bookings.models import Booking
@@ -12,6 +14,9 @@ class Command(BaseCommand):
     help = "Загружает демо-данные в пустую базу и создаёт учётные записи (пароли показываются один раз)."
 
     def handle(self, *args, **options) -> None:
+        # The demo runs Celery tasks in-process; a line per (skipped) fixture notification
+        # would bury the passwords printed below.
+        logging.getLogger("celery.app.trace").setLevel(logging.WARNING)
         result = demo_setup()
         if result.loaded:
             self.stdout.write(self.style.SUCCESS(
