@@ -14,6 +14,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
+from imports.errors import FileTooLarge
 from imports.plan import NewClient, Plan, build_plan
 from imports.readers import read_records
 from imports.records import IMPORTED_STATUSES, REJECTED, SKIPPED, RowOutcome
@@ -108,7 +109,12 @@ def run_import(
     records, info = read_records(data, filename, mapping=mapping, header_row=header_row)
     report(10)
     validate = Validator(today)
-    outcomes = [validate(record) for record in records]
+    try:
+        # Big files are read while they are validated: only the outcomes are kept.
+        outcomes = [validate(record) for record in records]
+    except MemoryError:
+        raise FileTooLarge("Файл слишком велик, чтобы прочитать его целиком. Разбейте его на части.") from None
+    del records
     report(30)
     groups = group_in_file(outcomes)
     if dry_run:
