@@ -14,6 +14,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
+from imports.errors import FileTooLarge
 from imports.plan import NewClient, Plan, build_plan
 from imports.readers import read_records
 from imports.records import IMPORTED_STATUSES, REJECTED, SKIPPED, RowOutcome
@@ -32,21 +33,12 @@ class ImportResult:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-class _UnionFind:
-    def __init__(self, size: int) -> None:
-        self.parent = list(range(size))
-
-    def find(self, item: int) -> int:
-        parent = self.parent
-        while parent[item] != item:
-            parent[item] = parent[parent[item]]
-            item = parent[item]
-        return item
-
-    def union(self, a: int, b: int) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            self.parent[max(ra, rb)] = min(ra, rb)
+def _root(parent: list[int], item: int) -> int:
+    """Union-find: the smallest index of ``item``'s set (paths halved on the way)."""
+    while parent[item] != item:
+        parent[item] = parent[parent[item]]
+        item = parent[item]
+    return item
 
 
 def group_in_file(outcomes: list[RowOutcome]) -> list[list[int]]:
@@ -55,27 +47,34 @@ def group_in_file(outcomes: list[RowOutcome]) -> list[list[int]]:
     Adds a ``duplicate_in_file`` warning to a record that repeats an earlier record's phone or
     INN (unless it is the same source object, e.g. a repeat buyer on a web shop).
     """
-    imported = [i for i, o in enumerate(outcomes) if o.imported]
-    position = {index: n for n, index in enumerate(imported)}
-    uf = _UnionFind(len(imported))
+    parent = list(range(len(outcomes)))  # union-find over outcome indexes; a set's root is its first row
     first_owner: dict[str, int] = {}
-    for index in imported:
-        outcome = outcomes[index]
-        keys = [p for p, _ in outcome.phones]
-        if outcome.inn:
-            keys.append("inn:" + outcome.inn)
+    imported: list[int] = []
+    for index, outcome in enumerate(outcomes):
+        if not outcome.imported:
+            continue
+        imported.append(index)
         repeated = False
-        for key in keys:
+        for key in ([p for p, _ in outcome.phones] + ["inn:" + outcome.inn] if outcome.inn
+                    else [p for p, _ in outcome.phones]):
             owner = first_owner.setdefault(key, index)
             if owner != index:
-                uf.union(position[owner], position[index])
+                ra, rb = _root(parent, owner), _root(parent, index)
+                if ra != rb:
+                    parent[max(ra, rb)] = min(ra, rb)
                 if not (outcome.source_id and outcome.source_id == outcomes[owner].source_id):
                     repeated = True
         if repeated and not any(code in ("duplicate_object", "same_phone_other_id") for code, _ in outcome.warnings):
             outcome.warn("duplicate_in_file", "Тот же телефон или ИНН, что у строки выше — это один клиент.")
+    del first_owner
     groups: dict[int, list[int]] = {}
     for index in imported:
-        groups.setdefault(uf.find(position[index]), []).append(index)
+        root = _root(parent, index)
+        members = groups.get(root)
+        if members is None:
+            groups[root] = [index]
+        else:
+            members.append(index)
     return list(groups.values())
 
 
@@ -108,7 +107,12 @@ def run_import(
     records, info = read_records(data, filename, mapping=mapping, header_row=header_row)
     report(10)
     validate = Validator(today)
-    outcomes = [validate(record) for record in records]
+    try:
+        # Big files are read while they are validated: only the outcomes are kept.
+        outcomes = [validate(record) for record in records]
+    except MemoryError:
+        raise FileTooLarge("Файл слишком велик, чтобы прочитать его целиком. Разбейте его на части.") from None
+    del records
     report(30)
     groups = group_in_file(outcomes)
     if dry_run:
@@ -121,8 +125,10 @@ def run_import(
             from imports.write import write_plan
 
             write_plan(plan, workshop, writer=writer)
-        for index, ref in plan.row_clients:
-            outcomes[index].client_id = ref.id if isinstance(ref, NewClient) else ref
+        for group, ref in zip(groups, plan.group_clients):
+            client_id = ref.id if isinstance(ref, NewClient) else ref
+            for index in group:
+                outcomes[index].client_id = client_id
     report(95)
     return ImportResult(outcomes=outcomes, summary=summarise(outcomes, plan, info, dry_run=dry_run), info=info)
 

@@ -5,6 +5,7 @@ table, a two-level header (a group row above the column names), folder rows hold
 name, «Итого» rows, and reports where a client row is followed by its car rows.
 """
 
+from collections.abc import Iterator
 from typing import Any
 
 from imports import limits
@@ -13,7 +14,10 @@ from imports.errors import NoHeader
 from imports.readers import Table
 from imports.records import CarInput, SourceRecord
 
-_CLIENT_FIELDS = (*NAME_FIELDS, "phone", "inn", "email")
+_CLIENT_FIELDS = frozenset((*NAME_FIELDS, "phone", "inn", "email"))
+_CAR_FIELDS = frozenset(CAR_FIELDS)
+_NAME_FIELDS = frozenset(NAME_FIELDS)
+_NAME_PARTS = frozenset(("last_name", "first_name", "middle_name"))
 _TOTAL_WORDS = ("итого", "всего")
 
 
@@ -102,8 +106,9 @@ def _choose_table(tables: list[Table], header_row: int | None) -> tuple[Table, i
 
 def records_from_tables(
     tables: list[Table], *, mapping: dict[int, str] | None = None, header_row: int | None = None
-) -> tuple[list[SourceRecord], dict[str, Any]]:
-    """Every row of the chosen sheet as a ``SourceRecord`` and a description of the columns."""
+) -> tuple[Iterator[SourceRecord], dict[str, Any]]:
+    """Every row of the chosen sheet as a ``SourceRecord`` (in file order, produced as they are read)
+    and a description of the columns."""
     if not tables:
         raise NoHeader("В файле нет ни одной заполненной строки.", columns=[])
     table, header, notes = _choose_table(tables, header_row)
@@ -129,14 +134,16 @@ def records_from_tables(
 
 def _rows_to_records(
     table: Table, header: int, two_level: bool, labels: list[str], fields: list[str]
-) -> list[SourceRecord]:
-    records: list[SourceRecord] = []
-    locs, lines = table.row_locs, table.row_lines
-    for index in range(header - (1 if two_level else 0)):
-        reason = "blank" if not any(_filled(c) for c in table.rows[index]) else "title"
-        records.append(SourceRecord(loc=locs[index], line=lines[index], skip_reason=reason))
-    for index in range(max(header - (1 if two_level else 0), 0), header + 1):
-        records.append(SourceRecord(loc=locs[index], line=lines[index], skip_reason="header"))
+) -> Iterator[SourceRecord]:
+    """The records of ``table`` in order. A data record is handed out only once the next data
+    record is seen: car rows below it (a report's detail rows) still attach to it until then."""
+    rows = table.all_rows()
+    top = header - (1 if two_level else 0)
+    for index, (row, loc, line) in zip(range(header + 1), rows):
+        if index < top:
+            yield SourceRecord(loc=loc, line=line, skip_reason="blank" if not any(_filled(c) for c in row) else "title")
+        else:
+            yield SourceRecord(loc=loc, line=line, skip_reason="header")
 
     mapped = [(i, f) for i, f in enumerate(fields) if f and f != "number"]
     number_columns = {i for i, f in enumerate(fields) if f == "number"}
@@ -147,62 +154,76 @@ def _rows_to_records(
         formulas_by_row.setdefault(r, []).append(labels[c] if c < width else f"колонка {c + 1}")
     group = ""
     last_data: SourceRecord | None = None
+    pending: list[SourceRecord] = []  # the last data record and the rows after it
     header_texts = [normalise_header(label) for label in labels]
-    for index in range(header + 1, len(table.rows)):
-        row = table.rows[index]
-        loc, line = locs[index], lines[index]
-        # The hot loop of a 100,000-row file: plain comparisons, no helper calls per cell.
-        filled = [i for i, c in enumerate(row)
-                  if c is not None and c != "" and (type(c) is not str or c.strip()) and i not in number_columns]
+    ragged = table.ragged
+    for index, (row, loc, line) in enumerate(rows, start=header + 1):
+        # The hot loop of a 100,000-row file: plain comparisons, no helper calls per cell
+        # (for a text cell, "not c.isspace()" is "c.strip() is not empty" without a copy).
+        if number_columns:
+            filled = [i for i, c in enumerate(row) if c is not None and c != "" and (type(c) is not str or not c.isspace())
+                      and i not in number_columns]
+        else:
+            filled = [i for i, c in enumerate(row) if c is not None and c != "" and (type(c) is not str or not c.isspace())]
         if not filled:
-            records.append(SourceRecord(loc=loc, line=line, skip_reason="blank"))
+            record = SourceRecord(loc=loc, line=line, skip_reason="blank")
+            if last_data is None:
+                yield record
+            else:
+                pending.append(record)
             continue
-        first_text = next((_text(c) for c in row if _filled(c)), "").lower()
-        if first_text.startswith(_TOTAL_WORDS):
-            records.append(SourceRecord(loc=loc, line=line, skip_reason="total_row"))
+        first_cell = row[filled[0]] if not number_columns else next(c for c in row if _filled(c))
+        skip = ""
+        if _text(first_cell).lower().startswith(_TOTAL_WORDS):
+            skip = "total_row"
+        else:
+            values: dict[str, Any] = {}
+            row_width = len(row)
+            for i, field in mapped:
+                if i < row_width:
+                    value = row[i]
+                    if value is None or value == "" or (type(value) is str and value.isspace()):
+                        continue
+                    if field == "phone":
+                        values.setdefault("phone", []).append(value)
+                    elif field in _NAME_PARTS:
+                        values.setdefault("name_parts", []).append(value)
+                        values[field] = value
+                    else:
+                        values[field] = value
+            first = filled[0]
+            keys = values.keys()
+            if (first < width and isinstance(row[first], str) and normalise_header(row[first]) == header_texts[first]
+                    and all(normalise_header(row[i]) == header_texts[i] for i in filled if i < width)):
+                skip = "header"
+            elif keys.isdisjoint(_CLIENT_FIELDS) and not (keys.isdisjoint(_CAR_FIELDS) and "visit_date" not in values) \
+                    and last_data is not None:
+                last_data.cars.append(_car(values, line))
+                pending.append(SourceRecord(loc=loc, line=line, skip_reason="detail_row", source_id=last_data.loc))
+                continue
+            elif (len(filled) == 1 and not keys.isdisjoint(_NAME_FIELDS)
+                  and not any(ch.isdigit() for ch in _text(row[filled[0]]))):
+                group = _text(row[filled[0]])
+                skip = "group_row"
+        if skip:
+            record = SourceRecord(loc=loc, line=line, skip_reason=skip)
+            if last_data is None:
+                yield record
+            else:
+                pending.append(record)
             continue
-        values: dict[str, Any] = {}
-        row_width = len(row)
-        for i, field in mapped:
-            if i < row_width:
-                value = row[i]
-                if value is None or value == "" or (type(value) is str and not value.strip()):
-                    continue
-                if field == "phone":
-                    values.setdefault("phone", []).append(value)
-                elif field in ("last_name", "first_name", "middle_name"):
-                    values.setdefault("name_parts", []).append(value)
-                    values[field] = value
-                else:
-                    values[field] = value
-        first = filled[0]
-        if (first < width and isinstance(row[first], str) and normalise_header(row[first]) == header_texts[first]
-                and all(normalise_header(row[i]) == header_texts[i] for i in filled if i < width)):
-            records.append(SourceRecord(loc=loc, line=line, skip_reason="header"))
-            continue
-        has_client = any(f in values for f in _CLIENT_FIELDS)
-        has_car = any(f in values for f in CAR_FIELDS) or "visit_date" in values
-        if not has_client and has_car and last_data is not None:
-            last_data.cars.append(_car(values, line))
-            records.append(SourceRecord(loc=loc, line=line, skip_reason="detail_row", source_id=last_data.loc))
-            continue
-        name_like = [f for f in values if f in NAME_FIELDS]
-        if len(filled) == 1 and name_like and not any(ch.isdigit() for ch in _text(row[filled[0]])):
-            group = _text(row[filled[0]])
-            records.append(SourceRecord(loc=loc, line=line, skip_reason="group_row"))
-            continue
-        record = SourceRecord(loc=loc, line=line, fields=values, group=group)
-        if has_car and any(f in values for f in CAR_FIELDS):
+        record = SourceRecord(loc=loc, line=line, fields=values, group=group, column_labels=column_labels)
+        if not keys.isdisjoint(_CAR_FIELDS):
             record.cars.append(_car(values, line))
             values.pop("visit_date", None)
         if index in formulas_by_row:
             record.formula_columns = formulas_by_row[index]
-        if table.ragged and len(row) < width:
+        if ragged and len(row) < width:
             record.warnings.append(("ragged_row", f"Строка короче заголовка: только {len(row)} полей из {width}."))
-        record.column_labels = column_labels
-        records.append(record)
+        yield from pending
+        pending = [record]
         last_data = record
-    return records
+    yield from pending
 
 
 def _car(values: dict[str, Any], line: int) -> CarInput:

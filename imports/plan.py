@@ -23,7 +23,7 @@ from workshops.models import Bay, Workshop
 CHUNK = 5000
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class NewClient:
     name: str
     kind: str
@@ -33,7 +33,7 @@ class NewClient:
     id: int | None = None
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class NewVehicle:
     client: "int | NewClient"
     vin: str = ""
@@ -58,7 +58,7 @@ class Plan:
     new_vehicles: list[NewVehicle] = field(default_factory=list)
     vehicle_updates: dict[int, dict[str, Any]] = field(default_factory=dict)
     visits: list[tuple[ClientRef, VehicleRef, date]] = field(default_factory=list)
-    row_clients: list[tuple[int, ClientRef]] = field(default_factory=list)
+    group_clients: list[ClientRef] = field(default_factory=list)  # the client of each group, in order
     conflicts: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     clients_in_file: int = 0
@@ -198,9 +198,12 @@ class _GroupPlanner:
                                     "field": field_name, "kept": kept, "offered": offered})
 
     def plan_group(self, group: list[int]) -> None:
-        rows = [self.outcomes[i] for i in group]
-        owners = sorted({self.phone_owner[p] for o in rows for p, _ in o.phones if p in self.phone_owner}
-                        | {self.inn_owner[o.inn] for o in rows if o.inn in self.inn_owner})
+        outcomes = self.outcomes
+        rows = [outcomes[i] for i in group]
+        phone_owner, inn_owner = self.phone_owner, self.inn_owner
+        owner_ids = {phone_owner[p] for o in rows for p, _ in o.phones if p in phone_owner}
+        owner_ids.update(inn_owner[o.inn] for o in rows if o.inn in inn_owner)
+        owners = sorted(owner_ids)
         if len(owners) > 1:
             for outcome in rows:
                 outcome.warn("identity_conflict", f"Телефоны/ИНН строки принадлежат разным клиентам в базе "
@@ -214,27 +217,34 @@ class _GroupPlanner:
             changed |= self._fill_existing(target, rows)
         else:
             first = rows[0]
-            kind = next((o.kind for o in rows if o.kind_explicit), first.kind)
-            target = NewClient(name=first.name, kind=kind, email=next((o.email for o in rows if o.email), ""),
-                               comment=next((o.comment for o in rows if o.comment), ""))
-            inns = [o for o in rows if o.inn]
-            if inns:
-                target.inn = inns[0].inn
-                for other in inns[1:]:
-                    if other.inn != target.inn:
-                        self.conflict(other, None, "ИНН", target.inn, other.inn)
+            if len(rows) == 1:
+                target = NewClient(name=first.name, kind=first.kind, email=first.email, comment=first.comment,
+                                   inn=first.inn)
+            else:
+                kind = next((o.kind for o in rows if o.kind_explicit), first.kind)
+                target = NewClient(name=first.name, kind=kind, email=next((o.email for o in rows if o.email), ""),
+                                   comment=next((o.comment for o in rows if o.comment), ""))
+                inns = [o for o in rows if o.inn]
+                if inns:
+                    target.inn = inns[0].inn
+                    for other in inns[1:]:
+                        if other.inn != target.inn:
+                            self.conflict(other, None, "ИНН", target.inn, other.inn)
             self.plan.new_clients.append(target)
             self.plan.links.append(target)
-        changed |= self._add_phones(target, rows)
-        changed |= self._add_cars_and_visits(target, rows)
-        for n, (index, outcome) in enumerate(zip(group, rows)):
-            if isinstance(target, NewClient):
-                outcome.status = NEW if n == 0 else MERGED
-            else:
-                outcome.status = UPDATED if n == 0 and changed else MERGED
-            self.plan.row_clients.append((index, target))
-        if changed and not isinstance(target, NewClient):
-            self.plan.clients_updated += 1
+        is_new = isinstance(target, NewClient)
+        changed |= self._add_phones(target, rows, is_new)
+        changed |= self._add_cars_and_visits(target, rows, is_new)
+        if is_new:
+            first_status = NEW
+        else:
+            first_status = UPDATED if changed else MERGED
+            if changed:
+                self.plan.clients_updated += 1
+        rows[0].status = first_status
+        for outcome in rows[1:]:
+            outcome.status = MERGED
+        self.plan.group_clients.append(target)
 
     def _fill_existing(self, client_id: int, rows: list[RowOutcome]) -> bool:
         _id, name, kind, inn, email, comment = self.clients[client_id]
@@ -264,67 +274,62 @@ class _GroupPlanner:
             self.linked.add(client_id)
         return bool(updates) or linking
 
-    def _add_phones(self, target: ClientRef, rows: list[RowOutcome]) -> bool:
+    def _add_phones(self, target: ClientRef, rows: list[RowOutcome], is_new: bool) -> bool:
         added = False
-        position = 0 if isinstance(target, NewClient) else 100
+        position = 0 if is_new else 100
+        phone_owner, new_phones = self.phone_owner, self.plan.new_phones
         for outcome in rows:
             for number, ext in outcome.phones:
-                owner = self.phone_owner.get(number)
+                owner = phone_owner.get(number)
                 if owner is None:
-                    self.phone_owner[number] = -1  # taken by this plan
-                    self.plan.new_phones.append((target, number, ext, position))
-                    self.plan.phones_added += 1
+                    phone_owner[number] = -1  # taken by this plan
+                    new_phones.append((target, number, ext, position))
                     position += 1
                     added = True
                 elif owner not in (-1, target):
                     self.conflict(outcome, owner, "телефон", f"у клиента № {owner}", number)
-        return added and not isinstance(target, NewClient)
+        self.plan.phones_added += position - (0 if is_new else 100)
+        return added and not is_new
 
-    def _add_cars_and_visits(self, target: ClientRef, rows: list[RowOutcome]) -> bool:
+    def _add_cars_and_visits(self, target: ClientRef, rows: list[RowOutcome], is_new: bool) -> bool:
         changed = False
-        existing = [] if isinstance(target, NewClient) else self.vehicles_by_client.get(target, [])
-        mine: list[dict[str, Any]] = existing
+        mine: list[dict[str, Any]] = [] if is_new else self.vehicles_by_client.get(target, [])  # type: ignore[call-overload]
         new_here: list[NewVehicle] = []
-
-        def find(car_vin: str, car_plate: str) -> VehicleRef | dict[str, Any]:
-            for vehicle in new_here:
-                if (car_vin and vehicle.vin == car_vin) or (car_plate and vehicle.plate == car_plate):
-                    return vehicle
-            for vehicle in mine:
-                if (car_vin and vehicle["vin"] == car_vin) or (car_plate and vehicle["plate"] == car_plate):
-                    return vehicle
-            return None
-
+        vin_owner = self.vin_owner
+        # Days with a visit: existing clients keep theirs across groups (two groups may find the same
+        # client in the database); a new client is this group's alone.
+        visited = set() if is_new else self.visited
         for outcome in rows:
             for car in outcome.cars:
-                if car.vin and car.vin in self.vin_owner and self.vin_owner[car.vin][1] != target:
-                    self.conflict(outcome, self.vin_owner[car.vin][1], "VIN", "автомобиль другого клиента", car.vin)
+                if car.vin and car.vin in vin_owner and vin_owner[car.vin][1] != target:
+                    self.conflict(outcome, vin_owner[car.vin][1], "VIN", "автомобиль другого клиента", car.vin)
                     car.vin = ""
                     if not car.plate:
                         continue
-                found = find(car.vin, car.plate)
+                found = _find_vehicle(new_here, mine, car.vin, car.plate)
                 if found is None:
                     vehicle = NewVehicle(client=target, vin=car.vin, plate=car.plate, make=car.make, model=car.model,
                                          year=car.year, mileage_km=car.mileage_km)
                     new_here.append(vehicle)
                     self.plan.new_vehicles.append(vehicle)
                     if car.vin:
-                        self.vin_owner[car.vin] = (-1, target)  # type: ignore[assignment]
+                        vin_owner[car.vin] = (-1, target)  # type: ignore[assignment]
                     changed = True
                 elif isinstance(found, NewVehicle):
                     _fill_new(found, car)
                 else:
                     changed |= self._fill_vehicle(outcome, found, car)
+            if not self.has_bay:
+                continue  # no visits without a bay (the plan's notes say so)
             for visited_on, vin, plate in outcome.visits:
-                vehicle = find(vin, plate) if (vin or plate) else None
-                ref: VehicleRef = vehicle["id"] if isinstance(vehicle, dict) else vehicle
-                client_key = target if isinstance(target, int) else id(target)
-                if (client_key, visited_on) in self.visited or not self.has_bay:
+                if (target, visited_on) in visited:
                     continue
-                self.visited.add((client_key, visited_on))
+                vehicle = _find_vehicle(new_here, mine, vin, plate) if (vin or plate) else None
+                ref: VehicleRef = vehicle["id"] if isinstance(vehicle, dict) else vehicle
+                visited.add((target, visited_on))
                 self.plan.visits.append((target, ref, visited_on))
                 changed = True
-        return changed and not isinstance(target, NewClient)
+        return changed and not is_new
 
     def _fill_vehicle(self, outcome: RowOutcome, vehicle: dict[str, Any], car: Car) -> bool:
         updates = self.plan.vehicle_updates.get(vehicle["id"], {})
@@ -344,6 +349,18 @@ class _GroupPlanner:
             vehicle.update(updates)
             return True
         return False
+
+
+def _find_vehicle(new_here: list[NewVehicle], mine: list[dict[str, Any]], vin: str, plate: str
+                  ) -> NewVehicle | dict[str, Any] | None:
+    """The car of this client that ``vin`` or ``plate`` names: one added by this plan first, then one in the database."""
+    for vehicle in new_here:
+        if (vin and vehicle.vin == vin) or (plate and vehicle.plate == plate):
+            return vehicle
+    for row in mine:
+        if (vin and row["vin"] == vin) or (plate and row["plate"] == plate):
+            return row
+    return None
 
 
 def _fill_new(vehicle: NewVehicle, car: Car) -> None:

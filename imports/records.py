@@ -6,8 +6,10 @@ spreadsheet or CSV, one per object of an XML exchange file. Each is either a dat
 reason. Validation turns every ``SourceRecord`` into a ``RowOutcome``.
 """
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from types import MappingProxyType
 from typing import Any
 
 # Row outcomes shown to staff.
@@ -82,9 +84,22 @@ class Car:
     line: int = 0
 
 
+_NO_RAW: Mapping[str, str] = MappingProxyType({})
+
+
+def _no_raw() -> Mapping[str, str]:
+    return _NO_RAW
+
+
 @dataclass(slots=True)
 class RowOutcome:
-    """What happens to one record: status, reason (for rejected and skipped) and the clean values."""
+    """What happens to one record: status, reason (for rejected and skipped) and the clean values.
+
+    ``warnings``, ``cars`` and ``visits`` are a shared empty tuple until something is added
+    (through ``warn``, ``add_car``, ``add_visit``), and ``raw`` (the cells as text, for the
+    rejected-rows file) is filled for rejected rows only: a 100,000-row file would otherwise
+    carry half a million empty containers.
+    """
 
     loc: str
     line: int
@@ -93,7 +108,7 @@ class RowOutcome:
     reason: str = ""
     column: str = ""
     value: str = ""
-    warnings: list[tuple[str, str]] = field(default_factory=list)
+    warnings: Sequence[tuple[str, str]] = ()
     name: str = ""
     kind: str = "person"
     kind_explicit: bool = False
@@ -101,15 +116,30 @@ class RowOutcome:
     inn: str = ""
     email: str = ""
     comment: str = ""
-    cars: list[Car] = field(default_factory=list)
-    visits: list[tuple[date, str, str]] = field(default_factory=list)
+    cars: Sequence[Car] = ()
+    visits: Sequence[tuple[date, str, str]] = ()
     source_id: str = ""
     client_id: int | None = None
-    raw: dict[str, str] = field(default_factory=dict)
+    raw: Mapping[str, str] = field(default_factory=_no_raw)
 
     @property
     def imported(self) -> bool:
         return self.status in IMPORTED_STATUSES
 
     def warn(self, code: str, message: str) -> None:
-        self.warnings.append((code, message))
+        if self.warnings:
+            self.warnings.append((code, message))  # type: ignore[attr-defined]
+        else:
+            self.warnings = [(code, message)]
+
+    def add_car(self, car: Car) -> None:
+        if self.cars:
+            self.cars.append(car)  # type: ignore[attr-defined]
+        else:
+            self.cars = [car]
+
+    def add_visit(self, visit: tuple[date, str, str]) -> None:
+        if self.visits:
+            self.visits.append(visit)  # type: ignore[attr-defined]
+        else:
+            self.visits = [visit]

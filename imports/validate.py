@@ -246,14 +246,15 @@ class Validator:
     """Turns the records of one file into outcomes (no DB access).
 
     Big files repeat values (the same names, car titles, visit dates), so what a text value
-    gives is worked out once and remembered for the rest of the file; values of other types
-    (numbers, dates) are worked out every time.
+    gives is worked out once and remembered for the rest of the file (and its strings shared);
+    values of other types (numbers, dates) are worked out every time.
     """
 
     def __init__(self, today: date) -> None:
         self.today = today
         self._names: dict[tuple[str, str, tuple[str, ...], str], tuple[str, str, bool, bool, str | None]] = {}
         self._dates: dict[str, tuple[date | None, tuple[str, str] | None]] = {}
+        self._titles: dict[tuple[str, str, str], tuple[str, str, str]] = {}
 
     def __call__(self, record: SourceRecord) -> RowOutcome:
         """The outcome of one record (status ``imported`` is refined to new/merged/updated by the engine)."""
@@ -264,7 +265,7 @@ class Validator:
             return outcome
         fields = record.fields
         if record.warnings:
-            outcome.warnings.extend(record.warnings)
+            outcome.warnings = list(record.warnings)
         labels = record.column_labels
 
         if record.formula_columns:
@@ -344,7 +345,7 @@ class Validator:
                 outcome.warn(*problem)
             visit = _past(visit, outcome, self.today)
             if visit:
-                outcome.visits.append((visit, "", ""))
+                outcome.add_visit((visit, "", ""))
 
         if record.cars:
             self._cars(record, outcome)
@@ -389,16 +390,27 @@ class Validator:
             key = car.vin or car.plate
             if key not in seen_cars:
                 seen_cars.add(key)
-                outcome.cars.append(car)
+                outcome.add_car(car)
             if car.visit_date:
-                outcome.visits.append((car.visit_date, car.vin, car.plate))
+                outcome.add_visit((car.visit_date, car.vin, car.plate))
+
+    def _title(self, car: CarInput) -> tuple[str, str, str]:
+        """(title, make, model) of a car: a title cell «Lada Vesta» gives the make and model when they are empty."""
+        key = (car.car, car.make, car.model)
+        found = self._titles.get(key) if type(key[0]) is str and type(key[1]) is str and type(key[2]) is str else None
+        if found is None:
+            make, model = text(car.make), text(car.model)
+            title = text(car.car)
+            if title and not make:
+                make, _, rest = title.partition(" ")
+                model = model or rest.strip()
+            found = (title, make, model)
+            if type(key[0]) is str and type(key[1]) is str and type(key[2]) is str:
+                self._titles[key] = found
+        return found
 
     def _car(self, car: CarInput, outcome: RowOutcome) -> Car | None:
-        make, model = text(car.make), text(car.model)
-        title = text(car.car)
-        if title and not make:
-            make, _, rest = title.partition(" ")
-            model = model or rest.strip()
+        title, make, model = self._title(car)
         result = Car(make=make[:100], model=model[:100], line=car.line)
         raw_vin, raw_plate = text(car.vin), text(car.plate)
         if raw_vin:
@@ -434,7 +446,7 @@ class Validator:
             if make or model or raw_vin or raw_plate:
                 outcome.warn("car_without_identifier", f"У автомобиля «{title or make}» нет ни VIN, ни госномера — не создан.")
             if result.visit_date:
-                outcome.visits.append((result.visit_date, "", ""))
+                outcome.add_visit((result.visit_date, "", ""))
             return None
         return result
 

@@ -5,6 +5,7 @@ refuses what it cannot read with a Russian message (``ImportRefused``), and hand
 tabular files to ``imports.layout`` to find the header, the mapping and the data rows.
 """
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
@@ -21,9 +22,21 @@ _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")
 
 
+HEAD_ROWS = 300
+"""Rows a reader reads ahead: enough to find the header (``limits.HEADER_SEARCH_ROWS``), measure the
+table's width and show samples. The rest of a big file is read while it is validated."""
+
+Row = tuple[list[Any], str, int]
+"""One row of a table: its cells, where it is in the file (shown to staff) and its line."""
+
+
 @dataclass
 class Table:
-    """A grid of cells as read, before the header is looked for."""
+    """A grid of cells as read, before the header is looked for.
+
+    ``rows`` (with ``row_locs`` and ``row_lines``) are the first rows of the table, all of them
+    for a small one; ``more`` yields the rest, once: big files are not held in memory as a grid.
+    """
 
     rows: list[list[Any]]
     row_locs: list[str]
@@ -32,6 +45,27 @@ class Table:
     sheet_name: str = ""
     notes: list[str] = field(default_factory=list)
     ragged: bool = False
+    more: Iterator[Row] | None = None
+
+    def all_rows(self) -> Iterator[Row]:
+        """Every row in order: the ones read ahead, then the rest."""
+        yield from zip(self.rows, self.row_locs, self.row_lines)
+        if self.more is not None:
+            yield from self.more
+
+
+def read_ahead(rows: Iterator[Row], count: int, **table: Any) -> Table:
+    """A ``Table`` holding the first ``count`` of ``rows`` and yielding the others on demand."""
+    head: list[list[Any]] = []
+    locs: list[str] = []
+    lines: list[int] = []
+    for cells, loc, line in rows:
+        head.append(cells)
+        locs.append(loc)
+        lines.append(line)
+        if len(head) >= count:
+            break
+    return Table(rows=head, row_locs=locs, row_lines=lines, more=rows, **table)
 
 
 def sniff_format(data: bytes, filename: str) -> str:
@@ -95,7 +129,10 @@ def read_records(
     """Every record of the file in order, and what was learned about it (format, sheet, columns).
 
     ``mapping`` (column index → canonical field) and ``header_row`` (1-based) override what
-    was recognised. Raises ``ImportRefused`` subclasses with a Russian message.
+    was recognised. Raises ``ImportRefused`` subclasses with a Russian message. For CSV and
+    XLSX the records are produced while they are consumed, so a problem further down a big
+    file (too many rows, a broken quote) is raised by the iteration; nothing is written before
+    the last record has been validated.
     """
     if len(data) > limits.MAX_FILE_BYTES:
         raise FileTooLarge(
@@ -105,6 +142,7 @@ def read_records(
         raise CorruptFile("Файл пустой.")
     fmt = sniff_format(data, filename)
     check_extension(fmt, filename)
+    head_rows = max(HEAD_ROWS, (header_row or 0) + 250)
     try:
         if fmt == XML:
             from imports.readers.xml_1c import read_xml
@@ -115,11 +153,11 @@ def read_records(
         if fmt == CSV:
             from imports.readers.csv_reader import read_csv
 
-            tables = [read_csv(data)]
+            tables = [read_csv(data, head_rows=head_rows)]
         elif fmt == XLSX:
             from imports.readers.excel import read_xlsx
 
-            tables = read_xlsx(data)
+            tables = read_xlsx(data, head_rows=head_rows)
         else:
             from imports.readers.excel import read_xls
 

@@ -3,10 +3,11 @@
 import csv
 import io
 from collections import Counter
+from collections.abc import Iterable, Iterator
 
 from imports import limits
 from imports.errors import CorruptFile, TooManyRows
-from imports.readers import Table
+from imports.readers import Row, Table, read_ahead
 
 _DELIMITERS = (";", ",", "\t")
 
@@ -43,16 +44,32 @@ def detect_delimiter(text: str) -> str:
     return best
 
 
-def read_csv(data: bytes) -> Table:
-    """All records with their record number and first physical line (a quoted field may span lines)."""
+def _text_stream(data: bytes) -> tuple[Iterable[str], str, str]:
+    """The file's lines (newlines kept, as ``csv`` wants them), its encoding and its first 64 KB of text.
+
+    Decodes exactly as ``decode`` does, but lazily: the whole text of a big file is never
+    held, only checked to decode once.
+    """
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        text, encoding = decode(data)  # UTF-16 is rare: read whole
+        if "\x00" in text:
+            raise CorruptFile("В файле есть нулевые байты (NUL): это не текстовый CSV или файл повреждён.")
+        return io.StringIO(text, newline=""), encoding, text[:65536]
     text, encoding = decode(data)
     if "\x00" in text:
         raise CorruptFile("В файле есть нулевые байты (NUL): это не текстовый CSV или файл повреждён.")
-    delimiter = detect_delimiter(text)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    rows: list[list[str]] = []
-    locs: list[str] = []
-    lines: list[int] = []
+    sample = text[:65536]
+    del text
+    buffer = io.BytesIO(data)
+    if encoding == "UTF-8 (BOM)":
+        buffer.seek(3)
+        return io.TextIOWrapper(buffer, encoding="utf-8", errors="replace", newline=""), encoding, sample
+    codec = "utf-8" if encoding == "UTF-8" else "cp1251"
+    return io.TextIOWrapper(buffer, encoding=codec, newline=""), encoding, sample
+
+
+def _records(reader: "csv._reader") -> Iterator[Row]:
+    """Each record with its place: ``record N (line L)``, L its first physical line (a quoted field may span lines)."""
     previous_end = 0
     try:
         for number, row in enumerate(reader, start=1):
@@ -63,10 +80,26 @@ def read_csv(data: bytes) -> Table:
                 )
             start = previous_end + 1
             previous_end = reader.line_num
-            rows.append(row)
-            locs.append(f"record {number} (line {start})")
-            lines.append(start)
+            yield row, f"record {number} (line {start})", start
     except csv.Error as exc:
         raise CorruptFile(f"CSV повреждён около строки {previous_end + 1}: {exc}.") from exc
+
+
+def _count_records(data: bytes, delimiter: str) -> None:
+    """Refuse a file of too many records before any of it is processed (only when its line count allows that)."""
+    if data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n") < limits.MAX_ROWS:
+        return  # fewer line breaks than the limit: cannot hold more records
+    lines, _encoding, _sample = _text_stream(data)
+    for _record in _records(csv.reader(lines, delimiter=delimiter)):
+        pass
+
+
+def read_csv(data: bytes, *, head_rows: int = 300) -> Table:
+    """All records with their record number and first physical line; those after ``head_rows`` are read lazily."""
+    lines, encoding, sample = _text_stream(data)
+    delimiter = detect_delimiter(sample)
+    _count_records(data, delimiter)
+    reader = csv.reader(lines, delimiter=delimiter)
     name = {";": "точка с запятой", ",": "запятая", "\t": "табуляция"}[delimiter]
-    return Table(rows=rows, row_locs=locs, row_lines=lines, sheet_name="", notes=[f"Кодировка {encoding}, разделитель — {name}."], ragged=True)
+    return read_ahead(_records(reader), head_rows, sheet_name="",
+                      notes=[f"Кодировка {encoding}, разделитель — {name}."], ragged=True)

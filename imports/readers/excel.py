@@ -3,12 +3,13 @@
 import io
 import re
 import zipfile
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
 from imports import limits
 from imports.errors import CorruptFile, PasswordProtected, TooManyRows, ZipBomb
-from imports.readers import Table
+from imports.readers import Row, Table, read_ahead
 
 _FORMULA_TAG = re.compile(rb"<(?:\w+:)?f[ >/]")
 
@@ -61,8 +62,24 @@ def _formula_cells(data: bytes, sheet_name: str) -> dict[tuple[int, int], str]:
         workbook.close()
 
 
-def read_xlsx(data: bytes) -> list[Table]:
-    """Every non-empty sheet as a table of values; formula cells noted (they are never trusted)."""
+def _sheet_rows(sheet: Any, name: str) -> Iterator[Row]:
+    """The sheet's rows as lists, numbered from 1, converted one at a time."""
+    try:
+        for number, row in enumerate(sheet.iter_rows(), start=1):
+            if number > limits.MAX_ROWS + 50:
+                raise _too_many_rows()
+            yield list(row), f"row {number}", number
+    except (TooManyRows, MemoryError):
+        raise
+    except Exception as exc:
+        raise CorruptFile(f"Лист «{name}» повреждён и не читается. Сохраните книгу заново.") from exc
+
+
+def read_xlsx(data: bytes, *, head_rows: int = 300) -> list[Table]:
+    """Every non-empty sheet as a table of values; formula cells noted (they are never trusted).
+
+    Rows past the first ``head_rows`` of a sheet are converted to Python only when read.
+    """
     from python_calamine import CalamineWorkbook, PasswordError
 
     archive = check_zip(data)
@@ -82,20 +99,15 @@ def read_xlsx(data: bytes) -> list[Table]:
             sheet = workbook.get_sheet_by_name(name)
             if sheet.total_height > limits.MAX_ROWS + 50:
                 raise _too_many_rows()
-            rows = [list(row) for row in sheet.iter_rows()]
         except (TooManyRows, MemoryError):
             raise
         except Exception as exc:
             raise CorruptFile(f"Лист «{name}» повреждён и не читается. Сохраните книгу заново.") from exc
-        if len(rows) > limits.MAX_ROWS + 50:
-            raise _too_many_rows()
-        if not rows:
+        table = read_ahead(_sheet_rows(sheet, name), head_rows, sheet_name=name)
+        if not table.rows:
             continue
-        formulas = _formula_cells(data, name) if has_formulas else {}
-        tables.append(Table(
-            rows=rows, row_locs=[f"row {i}" for i in range(1, len(rows) + 1)],
-            row_lines=list(range(1, len(rows) + 1)), formulas=formulas, sheet_name=name,
-        ))
+        table.formulas = _formula_cells(data, name) if has_formulas else {}
+        tables.append(table)
     return tables
 
 
