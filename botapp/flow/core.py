@@ -103,12 +103,16 @@ def session_save(session: BotSession) -> None:
         cursor.execute(_SAVE, [session.telegram_user_id, session.state, session.step, json.dumps(session.data), now])
 
 
-def session_reset(turn: "Turn") -> None:
-    """Leave any flow: no step, choices forgotten (the client link is kept)."""
-    session = turn.session
+def session_clear(session: BotSession) -> None:
+    """No step, choices forgotten (the client link is kept); buttons drawn before are stale."""
     session.state = ""
     session.step += 1
     session.data = {key: session.data[key] for key in ("client_id",) if key in session.data}
+
+
+def session_reset(turn: "Turn") -> None:
+    """Leave any flow."""
+    session_clear(turn.session)
 
 
 def enter(turn: "Turn", state: str, options: list[Any] | None = None) -> int:
