@@ -23,7 +23,6 @@ import asyncio
 import contextvars
 import os
 import random
-import statistics
 import threading
 import time
 from collections import Counter, defaultdict
@@ -48,10 +47,11 @@ def setup_django() -> None:
     if _db is not None and "BENCH_DATABASE_URL" not in os.environ:
         _db.setup_django("bot")
         return
+    from urllib.parse import urlsplit, urlunsplit
+
     import django
     import psycopg
     from psycopg import sql
-    from urllib.parse import urlsplit, urlunsplit
 
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
     parts = urlsplit(url)
@@ -82,7 +82,7 @@ def truncate(*app_labels: str) -> None:
 def make_shop(user_base: int, users: int) -> dict[int, str]:
     """A company, a branch open every day 08:00–22:00 with 6 lifts, one service; half the users already in the base."""
     from clients.models import Client, ClientPhone, Vehicle
-    from workshops.models import Bay, BayKind, Company, Service, Workshop, WorkingHours
+    from workshops.models import Bay, BayKind, Company, Service, WorkingHours, Workshop
 
     Company.objects.create(name="ООО «Бенчмарк»", legal_address="г. Москва, ул. Тестовая, 1")
     shop = Workshop.objects.create(name="СТО Бенчмарк", slug="bench-bot", address="ул. Нагрузочная, 7")

@@ -10,8 +10,16 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from telegram import Update
 from telegram.ext import (
-    AIORateLimiter, Application, BaseHandler, BaseRateLimiter, BaseUpdateProcessor, CallbackQueryHandler,
-    CommandHandler, MessageHandler, TypeHandler, filters,
+    AIORateLimiter,
+    Application,
+    BaseHandler,
+    BaseRateLimiter,
+    BaseUpdateProcessor,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
 )
 
 from botapp import handlers

@@ -1,6 +1,6 @@
 """PTB handlers: carry an update into the conversation (``botapp.flow``) and its reply back out.
 
-Each handler is small: it takes who sent what, makes one trip to the database thread
+Each handler is small: it takes who sent what, makes one trip to a database thread
 (``db``) and shows the ``Reply``. Messages are plain text — no parse mode — so nothing
 a user typed can break one.
 """
@@ -9,8 +9,8 @@ import asyncio
 import functools
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async

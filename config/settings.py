@@ -177,6 +177,7 @@ CELERY_BEAT_SCHEDULE = {
     "notifications-reminders": {"task": "bookings.tasks.scan_reminders", "schedule": 60.0},
     "notifications-return-nudges": {"task": "bookings.tasks.scan_return_nudges", "schedule": 3600.0},
     "reports-weekly-owner-report": {"task": "reports.send_weekly_reports", "schedule": 3600.0},
+    "bot-forget-idle-sessions": {"task": "botapp.tasks.forget_idle_sessions", "schedule": 3600.0},
 }
 
 # --- Notifications (outbox) -----------------------------------------------------

@@ -20,7 +20,17 @@ from bookings.models import Booking, BookingChannel
 from bookings.services import booking_create, booking_reschedule
 from botapp import callbacks, catalog, keyboards, selectors
 from botapp.flow.core import (
-    SCREENS, Out, Reply, Turn, enter, on_back, on_button, on_text, screen, session_reset, show,
+    SCREENS,
+    Out,
+    Reply,
+    Turn,
+    enter,
+    on_back,
+    on_button,
+    on_text,
+    screen,
+    session_reset,
+    show,
 )
 from botapp.texts import MONTHS_NOMINATIVE, WEEKDAYS, clean_typed, day_label, duration, moment_label, price_from, render
 from clients.models import Client, Vehicle
@@ -289,34 +299,47 @@ def date_screen(turn: Turn) -> list[Out]:
 
 
 def calendar(turn: Turn, days: list[str], page: int | None = None) -> Out:
-    """Weeks Monday to Sunday, ``CALENDAR_WEEKS`` a page; offered days are numbers, the rest «·»."""
+    """Weeks Monday to Sunday, ``CALENDAR_WEEKS`` a page; offered ``days`` (``YYYYMMDD``) are numbers, the rest «·».
+
+    Opens on the page with the first free day unless ``page`` is given.
+    """
     first, last = (date.fromisoformat(value) for value in turn.data["cal"])
     monday = first - timedelta(days=first.weekday())
-    weeks = (last - monday).days // 7 + 1
-    pages = max(1, -(-weeks // CALENDAR_WEEKS))
+    pages = max(1, -(-((last - monday).days // 7 + 1) // CALENDAR_WEEKS))
     if page is None:
         first_free = datetime.strptime(days[0], "%Y%m%d").date() if days else first
-        page = min(((first_free - monday).days // 7) // CALENDAR_WEEKS, pages - 1)
+        page = min((first_free - monday).days // 7 // CALENDAR_WEEKS, pages - 1)
     step = enter(turn, "date", days + [f"p{index}" for index in range(pages)])
-    offered = set(days)
     page_start = monday + timedelta(weeks=page * CALENDAR_WEEKS)
-    page_end = min(page_start + timedelta(weeks=CALENDAR_WEEKS) - timedelta(days=1), last + timedelta(days=6 - last.weekday()))
-    rows = [[keyboards.noop(month_title(page_start, min(page_end, last)))], [keyboards.noop(d.capitalize()) for d in WEEKDAYS]]
-    day = page_start
-    while day <= page_end:
-        week = []
-        for _ in range(7):
-            key = day.strftime("%Y%m%d")
-            week.append(keyboards.button(str(day.day), callbacks.step(step, "day", key)) if key in offered else keyboards.noop("·"))
-            day += timedelta(days=1)
-        rows.append(week)
-    nav = []
-    if page > 0:
-        nav.append(keyboards.button("‹ Раньше", callbacks.step(step, "pg", f"p{page - 1}")))
-    if page < pages - 1:
-        nav.append(keyboards.button("Позже ›", callbacks.step(step, "pg", f"p{page + 1}")))
-    rows += [nav, [keyboards.back_button(step)]]
+    page_end = min(page_start + timedelta(weeks=CALENDAR_WEEKS, days=-1), last + timedelta(days=6 - last.weekday()))
+    rows = [
+        [keyboards.noop(month_title(page_start, min(page_end, last)))],
+        [keyboards.noop(weekday.capitalize()) for weekday in WEEKDAYS],
+        *calendar_weeks(step, page_start, page_end, set(days)),
+        calendar_pager(step, page, pages),
+        [keyboards.back_button(step)],
+    ]
     return Out(turn.data["cal_text"], keyboards.inline(rows))
+
+
+def calendar_weeks(step: int, start: date, end: date, offered: set[str]) -> list[list]:
+    """Rows of seven days from Monday ``start`` to Sunday ``end``."""
+    cells, day = [], start
+    while day <= end:
+        key = day.strftime("%Y%m%d")
+        cells.append(keyboards.button(str(day.day), callbacks.step(step, "day", key)) if key in offered
+                     else keyboards.noop("·"))
+        day += timedelta(days=1)
+    return [cells[index:index + 7] for index in range(0, len(cells), 7)]
+
+
+def calendar_pager(step: int, page: int, pages: int) -> list:
+    buttons = []
+    if page > 0:
+        buttons.append(keyboards.button("‹ Раньше", callbacks.step(step, "pg", f"p{page - 1}")))
+    if page < pages - 1:
+        buttons.append(keyboards.button("Позже ›", callbacks.step(step, "pg", f"p{page + 1}")))
+    return buttons
 
 
 def month_title(start: date, end: date) -> str:
@@ -365,7 +388,8 @@ def time_screen(turn: Turn) -> list[Out]:
     stamps = [stamp(slot.starts_at, workshop.tz) for slot in slots]
     step = enter(turn, "time", stamps)
     options = [(f"{slot.starts_at.astimezone(workshop.tz):%H:%M}", key) for slot, key in zip(slots, stamps)]
-    return [Out(render("time", day=day_label(day), service=turn.data["sv_name"]), keyboards.choices(step, "tm", options, per_row=4))]
+    markup = keyboards.choices(step, "tm", options, per_row=4)
+    return [Out(render("time", day=day_label(day), service=turn.data["sv_name"]), markup)]
 
 
 @on_button("time", "tm")

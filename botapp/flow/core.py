@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection
+from django.utils import timezone
 from telegram import InlineKeyboardMarkup, ReplyKeyboardMarkup, ReplyKeyboardRemove
 
 from botapp.models import BotSession
@@ -73,11 +74,11 @@ class Turn:
 
 # --- the session row -----------------------------------------------------------------
 # Read and written on every update, so in plain SQL: the ORM would double the cost of
-# the two statements every update pays.
+# the two statements every update pays. Portable: PostgreSQL, and SQLite for the demo.
 _TABLE = BotSession._meta.db_table
 _LOAD = f"SELECT state, step, data FROM {_TABLE} WHERE telegram_user_id = %s"
 _SAVE = (
-    f"INSERT INTO {_TABLE} (telegram_user_id, state, step, data, updated_at) VALUES (%s, %s, %s, %s, now()) "
+    f"INSERT INTO {_TABLE} (telegram_user_id, state, step, data, updated_at) VALUES (%s, %s, %s, %s, %s) "
     "ON CONFLICT (telegram_user_id) DO UPDATE "
     "SET state = EXCLUDED.state, step = EXCLUDED.step, data = EXCLUDED.data, updated_at = EXCLUDED.updated_at"
 )
@@ -86,7 +87,8 @@ _SAVE = (
 def session_load(user_id: int, *, for_update: bool = False) -> BotSession:
     """The user's session (a fresh, unsaved one for a first-time user). One query."""
     with connection.cursor() as cursor:
-        cursor.execute(_LOAD + (" FOR UPDATE" if for_update else ""), [user_id])
+        lock = " FOR UPDATE" if for_update and connection.features.has_select_for_update else ""
+        cursor.execute(_LOAD + lock, [user_id])
         row = cursor.fetchone()
     if row is None:
         return BotSession(telegram_user_id=user_id, data={})
@@ -97,15 +99,20 @@ def session_load(user_id: int, *, for_update: bool = False) -> BotSession:
 def session_save(session: BotSession) -> None:
     """Write the session back whether or not it existed (one upsert)."""
     with connection.cursor() as cursor:
-        cursor.execute(_SAVE, [session.telegram_user_id, session.state, session.step, json.dumps(session.data)])
+        now = connection.ops.adapt_datetimefield_value(timezone.now())
+        cursor.execute(_SAVE, [session.telegram_user_id, session.state, session.step, json.dumps(session.data), now])
 
 
-def session_reset(turn: "Turn") -> None:
-    """Leave any flow: no step, choices forgotten (the client link is kept)."""
-    session = turn.session
+def session_clear(session: BotSession) -> None:
+    """No step, choices forgotten (the client link is kept); buttons drawn before are stale."""
     session.state = ""
     session.step += 1
     session.data = {key: session.data[key] for key in ("client_id",) if key in session.data}
+
+
+def session_reset(turn: "Turn") -> None:
+    """Leave any flow."""
+    session_clear(turn.session)
 
 
 def enter(turn: "Turn", state: str, options: list[Any] | None = None) -> int:

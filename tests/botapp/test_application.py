@@ -128,3 +128,30 @@ def test_the_log_filter_masks_the_token_and_phone_numbers():
     assert "SECRET-TOKEN" not in written and "912" not in written
     assert "bot[token]/getMe" in written and "([phone]) already exists" in written and "failed with [phone]" in written
     assert "update 1234567890 from user 987654321" == RedactingFilter().redact("update 1234567890 from user 987654321")
+
+
+@pytest.mark.parametrize("make", ["memory", "redis"])
+def test_the_gate_drops_repeats_and_a_users_excess_with_one_warning(make, settings):
+    from django.core.cache import cache
+
+    from botapp.gate import FLOOD_LIMIT, MemoryGate, RedisGate, Verdict
+
+    async def scenario() -> list[Verdict]:
+        gate = MemoryGate() if make == "memory" else RedisGate(settings.REDIS_URL, bot_id=424242)
+        try:
+            verdicts = [await gate.check(update_id=n, user_id=7) for n in range(1, FLOOD_LIMIT + 4)]
+            verdicts.append(await gate.check(update_id=1, user_id=8))      # a repeated update id
+            verdicts.append(await gate.check(update_id=100, user_id=8))    # another user is not slowed
+            verdicts.append(await gate.check(update_id=101, user_id=None))  # no user (a channel post)
+            await gate.forget_user(7)
+            verdicts.append(await gate.check(update_id=102, user_id=7))    # a fresh window
+            return verdicts
+        finally:
+            await gate.close()
+
+    cache.clear()
+    verdicts = asyncio.run(scenario())
+    cache.clear()
+    assert verdicts[:FLOOD_LIMIT] == [Verdict.PASS] * FLOOD_LIMIT
+    assert verdicts[FLOOD_LIMIT:FLOOD_LIMIT + 3] == [Verdict.SLOW_DOWN, Verdict.FLOOD, Verdict.FLOOD]
+    assert verdicts[FLOOD_LIMIT + 3:] == [Verdict.REPEAT, Verdict.PASS, Verdict.PASS, Verdict.PASS]

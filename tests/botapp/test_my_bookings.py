@@ -58,7 +58,8 @@ def test_no_keeps_the_booking(bot, booking):
 
 
 def test_the_cancel_button_works_from_a_reminder_the_worker_sent(bot, booking):
-    reminder = bot.run(bot.app.bot.send_message(OLGA, "Напоминаем о визите завтра", reply_markup=keyboards.booking_actions(booking.pk)))
+    buttons = keyboards.booking_actions(booking.pk)
+    reminder = bot.run(bot.app.bot.send_message(OLGA, "Напоминаем о визите завтра", reply_markup=buttons))
     bot.press(OLGA, "Отменить запись", message=bot.server.sent_to(OLGA)[-1])
     bot.press(OLGA, "Да, отменить")
     booking.refresh_from_db()

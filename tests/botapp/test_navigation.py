@@ -85,8 +85,8 @@ def test_cancel_leaves_any_step_and_writes_nothing(bot, shop, steps):
     assert "остановились" in bot.last_text(USER)
     bot.text(USER, "А123ВС77")
     assert "Не понял вас" in bot.last_text(USER)
-    from clients.models import Vehicle
     from bookings.models import Booking
+    from clients.models import Vehicle
 
     assert not Vehicle.objects.exists() and not Booking.objects.exists()
 
@@ -115,7 +115,7 @@ def test_a_restart_mid_flow_continues_where_the_user_was(bot, shop):
 def test_with_several_branches_the_client_chooses_one(bot, shop, oil_change):
     north = WorkshopFactory(name="СТО Север", address="пр. Северный, 10")
     BayFactory(workshop=north)
-    tyres = ServiceFactory(name="Шиномонтаж", workshops=[north])
+    ServiceFactory(name="Шиномонтаж", workshops=[north])
     new_client(bot)
     assert "Выберите филиал" in bot.last_text(USER)
     assert bot.buttons(USER) == ["СТО Север — пр. Северный, 10", "СТО Центр — ул. Мира, 5", "« Назад"]
@@ -164,3 +164,20 @@ def test_the_token_never_reaches_the_logs(bot, shop, caplog):
         record.name.startswith("telegram") and record.levelno == logging.DEBUG
         for record in caplog.records if "79165550044" in record.getMessage()
     )
+
+
+def test_a_long_horizon_is_paged_and_a_later_page_books_as_well(bot, shop):
+    shop.horizon_days = 60
+    shop.save()
+    new_client(bot)
+    bot.press(USER, "Замена масла")
+    bot.press(USER, "🚗 Указать автомобиль")
+    bot.text(USER, "А123ВС77")
+    bot.press(USER, "Пропустить")
+    first_page = bot.buttons(USER)
+    assert "Позже ›" in first_page and "‹ Раньше" not in first_page
+    assert len(first_page) <= 1 + 7 + 5 * 7 + 1 + 1, "one month label, weekdays, five weeks, pager, back"
+    bot.press(USER, "Позже ›")
+    assert "‹ Раньше" in bot.buttons(USER) and bot.buttons(USER)[0] != first_page[0]
+    later = bot.press_first(USER, "day")
+    assert state() == "time" and BotSession.objects.get(pk=USER).data["day"] == later.rsplit(":", 1)[1]

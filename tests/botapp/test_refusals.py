@@ -143,7 +143,8 @@ def test_the_buttons_of_a_cancelled_booking_answer_politely(bot, shop, oil_chang
     bot.press(USER, "Отменить запись")
     bot.press(USER, "Да, отменить")
     bot.press(USER, "Отменить запись", message=confirmation)
-    assert bot.server.calls("answerCallbackQuery")[-1].params["text"] == "С этой записью уже ничего не сделать: её статус — «отменена»."
+    answer = bot.server.calls("answerCallbackQuery")[-1].params["text"]
+    assert answer == "С этой записью уже ничего не сделать: её статус — «отменена»."
     assert Booking.objects.get().status == BookingStatus.CANCELLED
 
 
@@ -192,8 +193,9 @@ def test_a_slot_taken_meanwhile_offers_the_nearest_free_times(bot, shop, oil_cha
     to_summary(bot)
     session = BotSession.objects.get(pk=USER)
     wanted = session.data["at"]
-    from botapp.flow.booking import STAMP
     from datetime import datetime
+
+    from botapp.flow.booking import STAMP
 
     starts_at = datetime.strptime(wanted, STAMP).replace(tzinfo=MSK)
     booking_create(workshop=shop, service=oil_change, client=ClientFactory(), starts_at=starts_at, channel=BookingChannel.PHONE)

@@ -16,7 +16,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:  # noqa: ANN001
         parser.add_argument("--webhook", action="store_true", help="Serve Telegram's webhook instead of polling.")
         parser.add_argument("--listen", default="0.0.0.0", help="Webhook: address to listen on (default 0.0.0.0).")
-        parser.add_argument("--port", type=int, default=8443, help="Webhook: port to listen on (default 8443).")
+        parser.add_argument(
+            "--port", type=int, default=8081, help="Webhook: port to listen on (default 8081, as in docker-compose.yml)."
+        )
 
     def handle(self, *args, webhook: bool, listen: str, port: int, **options) -> None:  # noqa: ANN002, ANN003
         install_redaction(settings.TELEGRAM_BOT_TOKEN, settings.TELEGRAM_WEBHOOK_SECRET)
