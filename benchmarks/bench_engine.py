@@ -248,3 +248,8 @@ def drop_own_queued_tasks() -> int:
         if json.loads(raw).get("headers", {}).get("origin") == origin:
             removed += client.lrem("celery", 1, raw)
     return removed
+
+
+if __name__ == "__main__":
+    for result in run():
+        print(f"{result['benchmark']}: {result['value']} {result['unit']} (target {result['target'] or '—'}) — {result['notes']}")
