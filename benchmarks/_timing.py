@@ -30,6 +30,24 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[max(0, min(len(ordered), rank) - 1)]
 
 
+def backend_cpu_seconds() -> float | None:
+    """CPU seconds the PostgreSQL backend serving this connection has used (``None`` if not on this host)."""
+    import os
+
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    # utime and stime, fields 14 and 15 of proc(5), counted after the ")" that ends the name.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def count_queries(fn: Callable[[], Any]) -> tuple[int, list[str]]:
     """How many SQL queries one call of ``fn`` makes on the default database, and their text."""
     from django.db import connection

@@ -37,6 +37,16 @@ def _fmt(moment: datetime, workshop: Workshop) -> str:
     return f"{moment.astimezone(workshop.tz):%d.%m.%Y %H:%M}"
 
 
+def _service_offered(*, service: Service, workshop: Workshop) -> bool:
+    """Whether the branch offers the service: one probe of the link table (plain SQL, a hot path)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT 1 FROM {Service.workshops.through._meta.db_table} WHERE service_id = %s AND workshop_id = %s",
+            [service.pk, workshop.pk],
+        )
+        return cursor.fetchone() is not None
+
+
 def check_slot_rules(
     *, workshop: Workshop, service: Service, starts_at: datetime, channel: str, now: datetime | None = None
 ) -> datetime:
@@ -49,9 +59,7 @@ def check_slot_rules(
     now = now or timezone.now()
     if timezone.is_naive(starts_at):
         raise BookingRuleError("Время записи указано без часового пояса.", code="naive_time")
-    # The link table alone answers "offered here?" without joining the branch (a hot path).
-    offered = Service.workshops.through.objects.filter(service_id=service.pk, workshop_id=workshop.pk)
-    if not service.is_active or not offered.exists():
+    if not service.is_active or not _service_offered(service=service, workshop=workshop):
         raise BookingRuleError(f"Услуга «{service}» не оказывается в филиале «{workshop}».", code="service_not_offered")
     if starts_at < now:
         raise BookingRuleError("Это время уже прошло.", code="past_time")

@@ -142,7 +142,9 @@ def test_managers_see_only_their_branch_and_the_owner_group_sees_all(loaded):
     msk = User.objects.get(username="manager_msk")
     assert list(workshops_for_user(msk).values_list("timezone", flat=True)) == ["Europe/Moscow"]
     assert StaffMembership.objects.get(user=msk).role == "manager"
-    assert msk.has_perm("bookings.change_booking") and not msk.has_perm("workshops.change_workshop")
+    assert msk.has_perm("bookings.change_booking") and msk.has_perm("workshops.change_closedday")
+    assert msk.has_perm("imports.import_clients")
+    assert not msk.has_perm("workshops.add_workshop") and not msk.has_perm("auth.change_user")
     assert not user_is_owner(msk)
     owner = User.objects.create_user("owner", is_staff=True)
     owner.groups.add(Group.objects.get(name="Владелец"))
@@ -162,3 +164,15 @@ def test_nothing_is_sent_about_the_fixture_bookings(loaded):
     assert Notification.objects.exists(), "the engine wrote its outbox rows"
     assert set(Notification.objects.values_list("state", flat=True)) == {"skipped"}
     assert all(w.manager_emails for w in Workshop.objects.all()), "new bookings made in the demo reach a manager"
+
+
+def test_a_demo_manager_logs_into_admin_and_sees_only_their_branch(loaded, client):
+    client.force_login(get_user_model().objects.get(username="manager_msk"))
+    latest_msk = Booking.objects.filter(workshop__slug="moscow").order_by("-starts_at").first()
+    ekb_only = Client.objects.filter(workshops__slug="ekb").exclude(workshops__slug="moscow")
+    latest_ekb = Booking.objects.filter(workshop__slug="ekb", client__in=ekb_only).order_by("-starts_at").first()
+    page = client.get("/admin/bookings/booking/").content.decode()
+    assert latest_msk.client.name in page
+    assert latest_ekb.client.name not in page
+    assert client.get(f"/admin/bookings/booking/{latest_ekb.pk}/change/").status_code in (302, 404)
+    assert client.get("/admin/bookings/booking/journal/").status_code == 200

@@ -16,7 +16,9 @@ OWNER_GROUP = "Владелец"
 MANAGER_GROUP = "Менеджер"
 
 ALL = ("view", "add", "change", "delete")
-# Bookings are cancelled, never deleted; their history is written by the engine alone.
+# Bookings are cancelled, never deleted; their history and the notification outbox are
+# written by the engine alone. Which rows each person sees is the admin's branch scoping;
+# these permissions say what they may do with the rows they see.
 OWNER_PERMISSIONS: dict[str, tuple[str, ...]] = {
     "workshops.company": ("view", "change"),
     "workshops.workshop": ALL,
@@ -25,24 +27,27 @@ OWNER_PERMISSIONS: dict[str, tuple[str, ...]] = {
     "workshops.closedday": ALL,
     "workshops.service": ALL,
     "workshops.staffmembership": ALL,
+    "workshops.stafftelegramlink": ("view", "delete"),
     "clients.client": ALL,
     "clients.clientphone": ALL,
     "clients.vehicle": ALL,
     "clients.consent": ("view",),
     "bookings.booking": ("view", "add", "change"),
     "bookings.bookinghistory": ("view",),
+    "bookings.notification": ("view",),
+    "imports.importjob": ("view", "add"),
     "auth.user": ("view", "add", "change"),
     "auth.group": ("view",),
 }
-# What a manager needs to run a branch's day: bookings, clients and cars, closed days;
-# the branch's set-up (hours, bays, services) is read-only for them.
+# A manager runs their branch: its day (bookings, clients, cars), its hours, closed days,
+# bays and own services, and importing its client base. Adding branches and staff is the owner's.
 MANAGER_PERMISSIONS: dict[str, tuple[str, ...]] = {
     "workshops.company": ("view",),
-    "workshops.workshop": ("view",),
-    "workshops.bay": ("view",),
-    "workshops.workinghours": ("view",),
+    "workshops.workshop": ("view", "change"),
+    "workshops.bay": ("view", "add", "change"),
+    "workshops.workinghours": ALL,
     "workshops.closedday": ALL,
-    "workshops.service": ("view",),
+    "workshops.service": ("view", "add", "change"),
     "workshops.staffmembership": ("view",),
     "clients.client": ("view", "add", "change"),
     "clients.clientphone": ALL,
@@ -50,9 +55,13 @@ MANAGER_PERMISSIONS: dict[str, tuple[str, ...]] = {
     "clients.consent": ("view",),
     "bookings.booking": ("view", "add", "change"),
     "bookings.bookinghistory": ("view",),
+    "bookings.notification": ("view",),
+    "imports.importjob": ("view", "add"),
 }
+# Permissions that are not a model action, given to both groups.
+SPECIAL_PERMISSIONS = ("imports.import_clients",)
 # Apps other teams fill in; the owner gets view/add/change on whatever models they hold.
-OWNER_EXTRA_APPS = ("botapp", "reports", "imports")
+OWNER_EXTRA_APPS = ("botapp", "reports")
 
 
 @dataclass(frozen=True)
@@ -81,7 +90,7 @@ class NewAccount:
 def _permissions(spec: dict[str, tuple[str, ...]]) -> list[Permission]:
     wanted = {
         (model.split(".")[0], f"{action}_{model.split('.')[1]}") for model, actions in spec.items() for action in actions
-    }
+    } | {tuple(name.split(".")) for name in SPECIAL_PERMISSIONS}
     found = [
         perm for perm in Permission.objects.select_related("content_type")
         if (perm.content_type.app_label, perm.codename) in wanted
