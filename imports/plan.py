@@ -89,9 +89,12 @@ def _lookup(model: Any, field_name: str, values: Iterable[Any], *columns: str, o
         return []
     if connection.vendor == "postgresql":
         order = f" ORDER BY {order_by}" if order_by else ""
+        # The array typed like the column: with psycopg's smallest fitting type (int2[] for small ids)
+        # PostgreSQL cannot hash the comparison and scans the whole array for every row it filters.
+        array = "text[]" if isinstance(keys[0], str) else "bigint[]"
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT {', '.join(columns)} FROM {model._meta.db_table} WHERE {field_name} = ANY(%s){order}",
-                           [keys])
+            cursor.execute(f"SELECT {', '.join(columns)} FROM {model._meta.db_table} "
+                           f"WHERE {field_name} = ANY(%s::{array}){order}", [keys])
             return cursor.fetchall()
     found: list[tuple[Any, ...]] = []
     for chunk in _chunks(keys):
@@ -100,12 +103,17 @@ def _lookup(model: Any, field_name: str, values: Iterable[Any], *columns: str, o
     return found
 
 
+_PUNCTUATION = re.compile(r"[^\w\s]")
+
+
 def _simplify(name: str) -> str:
-    return " ".join(re.sub(r"[^\w\s]", " ", name.lower().replace("ё", "е")).split())
+    return " ".join(_PUNCTUATION.sub(" ", name.lower().replace("ё", "е")).split())
 
 
 def same_name(a: str, b: str) -> bool:
     """Equal up to case, ё, punctuation and spaces, or one gives initials of the other (Петров И.С.)."""
+    if a == b:
+        return True
     sa, sb = _simplify(a), _simplify(b)
     if sa == sb:
         return True
@@ -150,7 +158,7 @@ def _linked_here(client_ids: set[int], workshop: Workshop) -> set[int]:
     Link = Client.workshops.through
     if connection.vendor == "postgresql" and client_ids:
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT client_id FROM {Link._meta.db_table} WHERE workshop_id = %s AND client_id = ANY(%s)",
+            cursor.execute(f"SELECT client_id FROM {Link._meta.db_table} WHERE workshop_id = %s AND client_id = ANY(%s::bigint[])",
                            [workshop.pk, sorted(client_ids)])
             return {row[0] for row in cursor.fetchall()}
     found: set[int] = set()
@@ -164,7 +172,7 @@ def _visited_here(client_ids: set[int], workshop: Workshop) -> set[tuple[int, da
     if connection.vendor == "postgresql" and client_ids:
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT client_id, starts_at FROM {Booking._meta.db_table} "
-                           "WHERE workshop_id = %s AND channel = %s AND client_id = ANY(%s)",
+                           "WHERE workshop_id = %s AND channel = %s AND client_id = ANY(%s::bigint[])",
                            [workshop.pk, BookingChannel.IMPORT, sorted(client_ids)])
             found = cursor.fetchall()
     else:
