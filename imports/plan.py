@@ -17,6 +17,7 @@ from django.db import connection
 
 from bookings.models import Booking, BookingChannel
 from clients.models import Client, ClientPhone, Vehicle
+from imports.limits import PREVIEW_PROBLEM_ROWS
 from imports.records import MERGED, NEW, UPDATED, Car, RowOutcome
 from workshops.models import Bay, Workshop
 
@@ -57,9 +58,10 @@ class Plan:
     links: list[ClientRef] = field(default_factory=list)
     new_vehicles: list[NewVehicle] = field(default_factory=list)
     vehicle_updates: dict[int, dict[str, Any]] = field(default_factory=dict)
-    visits: list[tuple[ClientRef, VehicleRef, date]] = field(default_factory=list)
+    visits: list[tuple[ClientRef, VehicleRef, date]] = field(default_factory=list)  # ids once written
     group_clients: list[ClientRef] = field(default_factory=list)  # the client of each group, in order
-    conflicts: list[dict[str, Any]] = field(default_factory=list)
+    conflicts: list[dict[str, Any]] = field(default_factory=list)  # the first PREVIEW_PROBLEM_ROWS
+    conflicts_total: int = 0
     notes: list[str] = field(default_factory=list)
     clients_in_file: int = 0
     clients_matched: int = 0
@@ -202,8 +204,10 @@ class _GroupPlanner:
         self.vehicles_by_client, self.vin_owner, self.visited, self.has_bay = vehicles_by_client, vin_owner, visited, has_bay
 
     def conflict(self, outcome: RowOutcome, client_id: int | None, field_name: str, kept: str, offered: str) -> None:
-        self.plan.conflicts.append({"loc": outcome.loc, "line": outcome.line, "client_id": client_id,
-                                    "field": field_name, "kept": kept, "offered": offered})
+        self.plan.conflicts_total += 1
+        if len(self.plan.conflicts) < PREVIEW_PROBLEM_ROWS:  # the summary shows no more; the rest are counted
+            self.plan.conflicts.append({"loc": outcome.loc, "line": outcome.line, "client_id": client_id,
+                                        "field": field_name, "kept": kept, "offered": offered})
 
     def plan_group(self, group: list[int]) -> None:
         outcomes = self.outcomes
@@ -286,15 +290,18 @@ class _GroupPlanner:
         added = False
         position = 0 if is_new else 100
         phone_owner, new_phones = self.phone_owner, self.plan.new_phones
+        taken: set[str] = set()  # numbers added here (groups never share a number: they were made by them)
         for outcome in rows:
             for number, ext in outcome.phones:
+                if number in taken:
+                    continue
                 owner = phone_owner.get(number)
                 if owner is None:
-                    phone_owner[number] = -1  # taken by this plan
+                    taken.add(number)
                     new_phones.append((target, number, ext, position))
                     position += 1
                     added = True
-                elif owner not in (-1, target):
+                elif owner != target:
                     self.conflict(outcome, owner, "телефон", f"у клиента № {owner}", number)
         self.plan.phones_added += position - (0 if is_new else 100)
         return added and not is_new
