@@ -506,7 +506,6 @@ def booking_import_visits_copy(
     # Local noon of each distinct day, as text COPY reads: a file has a few thousand distinct days,
     # and dumping 100,000 aware datetimes one by one costs more than the rest of this function.
     moments: dict[date, tuple[str, str]] = {}
-    seen: set[tuple[int, date]] = set()
     now = timezone.now()
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS pg_temp.import_visits")
@@ -514,9 +513,6 @@ def booking_import_visits_copy(
                        "starts_at timestamptz, ends_at timestamptz) ON COMMIT DROP")
         with cursor.copy("COPY import_visits FROM STDIN") as copy:
             for ord_, (client_id, vehicle_id, visited_on) in enumerate(visits):
-                if (client_id, visited_on) in seen:
-                    continue  # one visit per client and day: the first one in the list keeps its car
-                seen.add((client_id, visited_on))
                 moment = moments.get(visited_on)
                 if moment is None:
                     starts_at = datetime.combine(visited_on, time(12), tzinfo=tz)
@@ -529,7 +525,9 @@ def booking_import_visits_copy(
                                                       starts_at, ends_at, status, channel, comment, created_at)
                 SELECT %(workshop)s, %(bay)s, %(service)s, v.client_id, v.vehicle_id, v.starts_at, v.ends_at,
                        %(status)s, %(channel)s, '', %(now)s
-                FROM import_visits v
+                FROM (  -- one visit per client and day: the first one in the list keeps its car
+                    SELECT DISTINCT ON (client_id, starts_at) * FROM import_visits ORDER BY client_id, starts_at, ord
+                ) v
                 WHERE NOT EXISTS (SELECT 1 FROM {Booking._meta.db_table} b
                                   WHERE b.workshop_id = %(workshop)s AND b.channel = %(channel)s
                                     AND b.client_id = v.client_id AND b.starts_at = v.starts_at)

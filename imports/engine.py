@@ -173,7 +173,7 @@ def summarise(outcomes: list[RowOutcome], plan: Plan, info: dict[str, Any], *, d
         "links_added": len(plan.links),
         "warnings_total": warnings_total,
         "conflicts": plan.conflicts[:PREVIEW_PROBLEM_ROWS],
-        "conflicts_total": len(plan.conflicts),
+        "conflicts_total": plan.conflicts_total,
         "problems": problems,
         "problems_total": sum(1 for o in outcomes if o.status == REJECTED or o.warnings),
     }

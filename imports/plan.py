@@ -17,6 +17,7 @@ from django.db import connection
 
 from bookings.models import Booking, BookingChannel
 from clients.models import Client, ClientPhone, Vehicle
+from imports.limits import PREVIEW_PROBLEM_ROWS
 from imports.records import MERGED, NEW, UPDATED, Car, RowOutcome
 from workshops.models import Bay, Workshop
 
@@ -57,9 +58,10 @@ class Plan:
     links: list[ClientRef] = field(default_factory=list)
     new_vehicles: list[NewVehicle] = field(default_factory=list)
     vehicle_updates: dict[int, dict[str, Any]] = field(default_factory=dict)
-    visits: list[tuple[ClientRef, VehicleRef, date]] = field(default_factory=list)
+    visits: list[tuple[ClientRef, VehicleRef, date]] = field(default_factory=list)  # ids once written
     group_clients: list[ClientRef] = field(default_factory=list)  # the client of each group, in order
-    conflicts: list[dict[str, Any]] = field(default_factory=list)
+    conflicts: list[dict[str, Any]] = field(default_factory=list)  # the first PREVIEW_PROBLEM_ROWS
+    conflicts_total: int = 0
     notes: list[str] = field(default_factory=list)
     clients_in_file: int = 0
     clients_matched: int = 0
@@ -89,9 +91,12 @@ def _lookup(model: Any, field_name: str, values: Iterable[Any], *columns: str, o
         return []
     if connection.vendor == "postgresql":
         order = f" ORDER BY {order_by}" if order_by else ""
+        # The array typed like the column: with psycopg's smallest fitting type (int2[] for small ids)
+        # PostgreSQL cannot hash the comparison and scans the whole array for every row it filters.
+        array = "text[]" if isinstance(keys[0], str) else "bigint[]"
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT {', '.join(columns)} FROM {model._meta.db_table} WHERE {field_name} = ANY(%s){order}",
-                           [keys])
+            cursor.execute(f"SELECT {', '.join(columns)} FROM {model._meta.db_table} "
+                           f"WHERE {field_name} = ANY(%s::{array}){order}", [keys])
             return cursor.fetchall()
     found: list[tuple[Any, ...]] = []
     for chunk in _chunks(keys):
@@ -100,12 +105,17 @@ def _lookup(model: Any, field_name: str, values: Iterable[Any], *columns: str, o
     return found
 
 
+_PUNCTUATION = re.compile(r"[^\w\s]")
+
+
 def _simplify(name: str) -> str:
-    return " ".join(re.sub(r"[^\w\s]", " ", name.lower().replace("ё", "е")).split())
+    return " ".join(_PUNCTUATION.sub(" ", name.lower().replace("ё", "е")).split())
 
 
 def same_name(a: str, b: str) -> bool:
     """Equal up to case, ё, punctuation and spaces, or one gives initials of the other (Петров И.С.)."""
+    if a == b:
+        return True
     sa, sb = _simplify(a), _simplify(b)
     if sa == sb:
         return True
@@ -150,7 +160,7 @@ def _linked_here(client_ids: set[int], workshop: Workshop) -> set[int]:
     Link = Client.workshops.through
     if connection.vendor == "postgresql" and client_ids:
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT client_id FROM {Link._meta.db_table} WHERE workshop_id = %s AND client_id = ANY(%s)",
+            cursor.execute(f"SELECT client_id FROM {Link._meta.db_table} WHERE workshop_id = %s AND client_id = ANY(%s::bigint[])",
                            [workshop.pk, sorted(client_ids)])
             return {row[0] for row in cursor.fetchall()}
     found: set[int] = set()
@@ -164,7 +174,7 @@ def _visited_here(client_ids: set[int], workshop: Workshop) -> set[tuple[int, da
     if connection.vendor == "postgresql" and client_ids:
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT client_id, starts_at FROM {Booking._meta.db_table} "
-                           "WHERE workshop_id = %s AND channel = %s AND client_id = ANY(%s)",
+                           "WHERE workshop_id = %s AND channel = %s AND client_id = ANY(%s::bigint[])",
                            [workshop.pk, BookingChannel.IMPORT, sorted(client_ids)])
             found = cursor.fetchall()
     else:
@@ -194,8 +204,10 @@ class _GroupPlanner:
         self.vehicles_by_client, self.vin_owner, self.visited, self.has_bay = vehicles_by_client, vin_owner, visited, has_bay
 
     def conflict(self, outcome: RowOutcome, client_id: int | None, field_name: str, kept: str, offered: str) -> None:
-        self.plan.conflicts.append({"loc": outcome.loc, "line": outcome.line, "client_id": client_id,
-                                    "field": field_name, "kept": kept, "offered": offered})
+        self.plan.conflicts_total += 1
+        if len(self.plan.conflicts) < PREVIEW_PROBLEM_ROWS:  # the summary shows no more; the rest are counted
+            self.plan.conflicts.append({"loc": outcome.loc, "line": outcome.line, "client_id": client_id,
+                                        "field": field_name, "kept": kept, "offered": offered})
 
     def plan_group(self, group: list[int]) -> None:
         outcomes = self.outcomes
@@ -278,15 +290,18 @@ class _GroupPlanner:
         added = False
         position = 0 if is_new else 100
         phone_owner, new_phones = self.phone_owner, self.plan.new_phones
+        taken: set[str] = set()  # numbers added here (groups never share a number: they were made by them)
         for outcome in rows:
             for number, ext in outcome.phones:
+                if number in taken:
+                    continue
                 owner = phone_owner.get(number)
                 if owner is None:
-                    phone_owner[number] = -1  # taken by this plan
+                    taken.add(number)
                     new_phones.append((target, number, ext, position))
                     position += 1
                     added = True
-                elif owner not in (-1, target):
+                elif owner != target:
                     self.conflict(outcome, owner, "телефон", f"у клиента № {owner}", number)
         self.plan.phones_added += position - (0 if is_new else 100)
         return added and not is_new

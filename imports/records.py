@@ -95,8 +95,8 @@ def _no_raw() -> Mapping[str, str]:
 class RowOutcome:
     """What happens to one record: status, reason (for rejected and skipped) and the clean values.
 
-    ``warnings``, ``cars`` and ``visits`` are a shared empty tuple until something is added
-    (through ``warn``, ``add_car``, ``add_visit``), and ``raw`` (the cells as text, for the
+    ``phones``, ``warnings``, ``cars`` and ``visits`` are a shared empty tuple until something is
+    added (through ``warn``, ``add_car``, ``add_visit``), and ``raw`` (the cells as text, for the
     rejected-rows file) is filled for rejected rows only: a 100,000-row file would otherwise
     carry half a million empty containers.
     """
@@ -112,7 +112,7 @@ class RowOutcome:
     name: str = ""
     kind: str = "person"
     kind_explicit: bool = False
-    phones: list[tuple[str, str]] = field(default_factory=list)
+    phones: Sequence[tuple[str, str]] = ()
     inn: str = ""
     email: str = ""
     comment: str = ""
@@ -133,13 +133,18 @@ class RowOutcome:
             self.warnings = [(code, message)]
 
     def add_car(self, car: Car) -> None:
-        if self.cars:
-            self.cars.append(car)  # type: ignore[attr-defined]
-        else:
-            self.cars = [car]
+        self.cars = _added(self.cars, car)
 
     def add_visit(self, visit: tuple[date, str, str]) -> None:
-        if self.visits:
-            self.visits.append(visit)  # type: ignore[attr-defined]
-        else:
-            self.visits = [visit]
+        self.visits = _added(self.visits, visit)
+
+
+def _added(items: Sequence[Any], item: Any) -> Sequence[Any]:
+    """``items`` with ``item`` at the end: a 1-tuple for the first (most rows have one car and one
+    visit), a list from the second on."""
+    if not items:
+        return (item,)
+    if type(items) is tuple:
+        return [*items, item]
+    items.append(item)  # type: ignore[attr-defined]
+    return items

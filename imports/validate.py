@@ -7,6 +7,7 @@ e-mail, INN or date drops that field with a warning; a text field that starts a 
 """
 
 import re
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -119,7 +120,7 @@ def parse_date(value: Any) -> tuple[date | None, tuple[str, str] | None]:
     return parsed, None
 
 
-def split_phones(values: list[Any]) -> tuple[list[tuple[str, str]], list[tuple[str, str]], bool]:
+def split_phones(values: Sequence[Any]) -> tuple[list[tuple[str, str]], list[tuple[str, str]], bool]:
     """Valid phones (E.164, extension) of one or more cells, the refused pieces with reasons, and
     whether a remark after a number was dropped."""
     valid: list[tuple[str, str]] = []
@@ -293,7 +294,13 @@ class Validator:
             return _reject(outcome, fields, "no_name", f"Нет имени клиента: {problem}", column, name)
         outcome.name = name
 
-        phones, refused, had_comment = split_phones(fields.get("phone", []))
+        cells = fields.get("phone") or ()
+        # One cell holding one plainly written mobile (most rows): what split_phones would say, directly.
+        number = fast_russian_mobile(text(cells[0])) if len(cells) == 1 and type(cells[0]) is str else None
+        if number is not None:
+            phones, refused, had_comment = ((number, ""),), [], False
+        else:
+            phones, refused, had_comment = split_phones(cells)
         outcome.phones = phones
         if had_comment and phones:
             outcome.warn("phone_with_comment", "Текст после номера телефона отброшен.")

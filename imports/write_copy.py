@@ -21,9 +21,11 @@ def next_ids(cursor, model, count: int) -> list[int]:
         return []
     cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [model._meta.db_table])
     sequence = cursor.fetchone()[0]
-    # The sequence resolved once: pg_get_serial_sequence() in the select list runs per row (4× slower).
-    cursor.execute("SELECT nextval(%s::regclass) FROM generate_series(1, %s)", [sequence, count])
-    return [row[0] for row in cursor.fetchall()]
+    # The sequence resolved once (pg_get_serial_sequence() in the select list runs per row: 4× slower);
+    # one array back instead of 100,000 one-column rows.
+    cursor.execute("SELECT array_agg(id ORDER BY id) FROM (SELECT nextval(%s::regclass) AS id "
+                   "FROM generate_series(1, %s)) AS fresh", [sequence, count])
+    return cursor.fetchone()[0]
 
 
 def _client_id(ref: ClientRef) -> int:
