@@ -3,6 +3,7 @@
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from django.conf import settings
@@ -36,7 +37,19 @@ class Command(BaseCommand):
             self.stdout.write("Бот не запущен: команды runbot в этой версии ещё нет.")
             return None
         self.stdout.write("Запускаю Telegram-бота (manage.py runbot)…")
-        return subprocess.Popen([sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "runbot"])
+        bot = subprocess.Popen([sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "runbot"])
+        threading.Thread(target=self._report_bot_exit, args=(bot,), daemon=True).start()
+        return bot
+
+    def _report_bot_exit(self, bot: subprocess.Popen) -> None:
+        # A bot that dies (wrong token, no network) would otherwise go unnoticed behind
+        # the web server's log: say so, and keep the admin running.
+        code = bot.wait()
+        if code not in (0, -signal.SIGTERM):
+            self.stderr.write(
+                f"Telegram-бот остановился (код {code}), причина — в сообщениях выше. "
+                "Админка продолжает работать; проверьте TELEGRAM_BOT_TOKEN и перезапустите make demo."
+            )
 
     def _stop_bot(self, bot: subprocess.Popen | None) -> None:
         if bot is None or bot.poll() is not None:
