@@ -93,6 +93,7 @@ def test_a_bot_that_cannot_start_is_reported_and_the_admin_keeps_running(demo_en
     finally:
         out, err = stop(server)
     assert "Запускаю Telegram-бота" in out
+    assert "Нет связи с Bot API (http://127.0.0.1:9/bot)" in err
     assert "Telegram-бот остановился (код 1)" in err
     assert "123456:demo-token" not in out + err
 

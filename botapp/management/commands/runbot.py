@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 from telegram import Update
+from telegram.error import InvalidToken, NetworkError
 
 from botapp.application import build_application
 from botapp.redact import install_redaction
@@ -28,11 +29,21 @@ class Command(BaseCommand):
                 webhook_options(listen=listen, port=port)  # fail before starting on a bad setting
         except ImproperlyConfigured as exc:
             raise CommandError(str(exc)) from exc
-        if webhook:
-            self.stdout.write(f"Bot: webhook on {listen}:{port}", ending="\n")
-            self.stdout.flush()
-            run_webhook(application, listen=listen, port=port)
-        else:
-            self.stdout.write("Bot: polling")
-            self.stdout.flush()
-            application.run_polling(allowed_updates=Update.ALL_TYPES)
+        # The first call to the Bot API (getMe) is where a wrong token or an unreachable
+        # server shows: the installer gets one line in Russian, not a traceback.
+        try:
+            if webhook:
+                self.stdout.write(f"Bot: webhook on {listen}:{port}", ending="\n")
+                self.stdout.flush()
+                run_webhook(application, listen=listen, port=port)
+            else:
+                self.stdout.write("Bot: polling")
+                self.stdout.flush()
+                application.run_polling(allowed_updates=Update.ALL_TYPES)
+        except InvalidToken as exc:
+            raise CommandError("Telegram не принял токен бота: проверьте TELEGRAM_BOT_TOKEN.") from exc
+        except NetworkError as exc:
+            raise CommandError(
+                f"Нет связи с Bot API ({settings.TELEGRAM_API_URL or 'api.telegram.org'}): {exc}. "
+                "Проверьте сеть и TELEGRAM_API_URL."
+            ) from exc
