@@ -83,6 +83,7 @@ def install_handlers(application: Application, extra: Iterable[BaseHandler] = ()
         CommandHandler("cancel", handlers.cancel, filters=private),
         CommandHandler("my", handlers.my, filters=private),
         CommandHandler("help", handlers.help_, filters=private),
+        CommandHandler("withdraw", handlers.withdraw, filters=private),
         CallbackQueryHandler(handlers.button),
         MessageHandler(private & filters.CONTACT, handlers.contact),
         MessageHandler(private & filters.COMMAND, handlers.unknown_command),
