@@ -8,12 +8,33 @@ the bot starts again from the consent.
 """
 
 from botapp import callbacks, keyboards, selectors
-from botapp.flow.core import Out, Reply, Turn, enter, on_back, on_button, on_text, screen, session_reset, show
+from botapp.flow.core import (
+    Out,
+    Reply,
+    Turn,
+    enter,
+    on_back,
+    on_button,
+    on_text,
+    screen,
+    session_reset,
+    show,
+)
 from botapp.texts import clean_typed, render
-from clients.consents import consent_attach_client, consent_given, consent_record, consent_withdraw_telegram
+from clients.consents import (
+    consent_attach_client,
+    consent_given,
+    consent_record,
+    consent_withdraw_telegram,
+)
 from clients.models import Client, ConsentPurpose
 from clients.normalize import InvalidPhone, normalize_phone
-from clients.services import InvalidName, clean_name, client_get_or_create_by_phone, client_link_telegram
+from clients.services import (
+    InvalidName,
+    clean_name,
+    client_get_or_create_by_phone,
+    client_link_telegram,
+)
 
 # Bump when the wording of templates/botapp/consent.txt changes: everyone is asked again.
 # 2: the text names /withdraw as a way to withdraw.
