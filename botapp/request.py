@@ -59,13 +59,14 @@ class LeanRequest(BaseRequest):
 
     def __init__(
         self, *, pool_size: int = 64, read_timeout: float | None = 5.0, write_timeout: float | None = 5.0,
-        connect_timeout: float | None = 5.0, pool_timeout: float | None = 1.0,
+        connect_timeout: float | None = 5.0, pool_timeout: float | None = 1.0, ssl_context: ssl.SSLContext | None = None,
     ) -> None:
+        """``ssl_context`` for ``https://`` URLs: certifi's roots by default (as httpx), another for a private CA."""
         self._timeouts = {"read": read_timeout, "write": write_timeout, "connect": connect_timeout, "pool": pool_timeout}
         self._slots = asyncio.Semaphore(pool_size)
         self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
         self._targets: dict[str, _Target] = {}
-        self._ssl: ssl.SSLContext | None = None
+        self._ssl = ssl_context
         self._closed = False
         self._uploads = HTTPXRequest(
             connection_pool_size=4, read_timeout=read_timeout, write_timeout=write_timeout,

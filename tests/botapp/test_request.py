@@ -8,6 +8,9 @@ connection, not answering at all).
 
 import asyncio
 import json
+import shutil
+import ssl
+import subprocess
 from collections.abc import Callable
 
 import pytest
@@ -37,15 +40,16 @@ def ok(result: object, *, headers: str = "", chunked: bool = False, length: bool
 class RawServer:
     """A TCP server on 127.0.0.1 answering each request with ``respond(request)``; counts connections."""
 
-    def __init__(self, respond: Respond, *, close_after_each: bool = False) -> None:
+    def __init__(self, respond: Respond, *, close_after_each: bool = False, tls: ssl.SSLContext | None = None) -> None:
         self.respond = respond
+        self.tls = tls
         self.close_after_each = close_after_each
         self.connections = 0
         self.requests: list[bytes] = []
         self.writers: list[asyncio.StreamWriter] = []
 
     async def __aenter__(self) -> "RawServer":  # noqa: PYI034 (a plain class)
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.tls)
         self.port = self.server.sockets[0].getsockname()[1]
         return self
 
@@ -56,7 +60,7 @@ class RawServer:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/bot"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}/bot"
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
@@ -91,7 +95,7 @@ def me_always(request: bytes) -> bytes:
     return ok(ME)
 
 
-async def _calls(base_url: str, count: int, **options: float) -> list[dict]:
+async def _calls(base_url: str, count: int, **options: object) -> list[dict]:
     """``count`` getMe calls (after the one ``Bot`` makes when it starts)."""
     async with Bot(TOKEN, base_url=base_url, request=LeanRequest(**options)) as bot:
         return [(await bot.get_me()).to_dict() for _ in range(count)]
@@ -190,3 +194,44 @@ def test_a_file_upload_goes_through_with_its_contents():
     params = asyncio.run(scenario())
     assert params["document"] == {"filename": "report.pdf", "size": len(b"%PDF-1.4 report")}
     assert params["caption"] == "Отчёт"
+
+
+@pytest.fixture
+def certificate(tmp_path):
+    """A self-signed certificate for 127.0.0.1: (server context, client context trusting it)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert), "-days",
+         "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(cert, key)
+    return server, ssl.create_default_context(cafile=str(cert))
+
+
+def test_it_talks_tls_to_a_server_it_trusts_and_keeps_the_connection(certificate):
+    server_tls, trusting = certificate
+
+    async def scenario():
+        async with RawServer(me_always, tls=server_tls) as server:
+            return await _calls(server.base_url, 3, ssl_context=trusting), server.connections
+
+    users, connections = asyncio.run(scenario())
+    assert [user["username"] for user in users] == ["sto_test_bot"] * 3
+    assert connections == 1
+
+
+def test_it_refuses_a_server_whose_certificate_is_not_trusted(certificate):
+    server_tls, _ = certificate
+
+    async def scenario():
+        async with RawServer(me_always, tls=server_tls) as server, \
+                Bot(TOKEN, base_url=server.base_url, request=LeanRequest()):
+            pass
+
+    with pytest.raises(NetworkError, match="SSLCertVerificationError") as raised:
+        asyncio.run(scenario())
+    assert TOKEN not in str(raised.value)
