@@ -88,7 +88,8 @@ class RawServer:
         """Close every connection from the server's side, as a server does with idle keep-alive connections."""
         for writer in self.writers:
             writer.close()
-        await asyncio.sleep(0.05)  # let the client's loop see the EOF
+            await writer.wait_closed()
+        await asyncio.sleep(0.05)  # one more turn of the loop: the client's side reads the EOF
 
 
 def me_always(request: bytes) -> bytes:
