@@ -8,11 +8,14 @@ the production application (``build_application``) polling the local Bot API ser
 process, as Telegram would be elsewhere: each user sends their next update as soon as the
 bot has answered the previous one, chosen from what the bot last showed them.
 
-Two runs: ``BENCH_BOT_ALONE_USERS`` (40) users one update at a time give the p95 time to
+Three runs: ``BENCH_BOT_ALONE_USERS`` (40) users one update at a time give the p95 time to
 handle one update (from the moment the bot starts on it until its replies are sent);
 ``BENCH_BOT_USERS`` (200) users at once, up to ``BENCH_BOT_CONCURRENCY`` (8) updates in
 flight, give the updates handled per second and the SQL queries per update (all queries
-of the run ÷ all updates). Run alone with
+of the run ÷ all updates); then as many other users at once against
+``BENCH_BOT_WEBHOOK_PROCESSES`` (2; 0 skips the run) bot processes in webhook mode, each
+user's updates POSTed to one of them (as a reverse proxy routing by user would), each
+process with its own database threads and the shared Redis gate. Run alone with
 ``python -m benchmarks.bench_bot``; it uses the database ``BENCH_DATABASE_URL`` (default
 ``postgres://postgres@127.0.0.1:5432/sto_bench_bot``), creating and migrating it.
 """
@@ -32,6 +35,8 @@ from typing import Any
 USERS = int(os.environ.get("BENCH_BOT_USERS", "200"))
 ONE_AT_A_TIME_USERS = int(os.environ.get("BENCH_BOT_ALONE_USERS", "40"))
 CONCURRENCY = int(os.environ.get("BENCH_BOT_CONCURRENCY", "8"))
+WEBHOOK_PROCESSES = int(os.environ.get("BENCH_BOT_WEBHOOK_PROCESSES", "2"))
+WEBHOOK_SECRET = "bench-webhook-secret"
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/sto_bench_bot"
 
 _current_step: contextvars.ContextVar[str] = contextvars.ContextVar("bench_step", default="other")
@@ -164,7 +169,9 @@ def serve_and_drive(pipe, phones: dict[int, str], first_update_id: int) -> None:
 
     server = BotApiServer(first_update_id=first_update_id).start()
     pipe.send((server.base_url, server.token))
-    pipe.recv()  # «go»: the bot is polling
+    webhooks = pipe.recv()  # «go»: the bot is polling (``[]``), or the bot processes' webhook URLs
+    cpu_started = time.process_time()
+    forward = Forwarder(webhooks) if webhooks else None
     replies: dict[int, int] = defaultdict(int)  # bot messages sent or edited per chat, counted on the server
     waiting: dict[int, tuple[int, float]] = {}   # user → (reply count when they acted, when)
     users = {user_id: n for n, user_id in enumerate(phones)}
@@ -188,10 +195,65 @@ def serve_and_drive(pipe, phones: dict[int, str], first_update_id: int) -> None:
                 pushed += 1
             elif outcome is False:
                 del users[user_id]
+        if forward:
+            with server._lock:
+                updates, server.state.updates = server.state.updates, []
+            forward(updates)
         time.sleep(0.0005)
-    pipe.send(("done", pushed, stuck))
+    pipe.send(("done", pushed, stuck, time.process_time() - cpu_started, forward.sent if forward else []))
     pipe.recv()  # «stop»
+    if forward:
+        forward.stop()
     server.stop()
+
+
+class Forwarder:
+    """Telegram's side of webhook mode: POST each update to a bot process, chosen by user as a reverse proxy would.
+
+    A few keep-alive connections per bot process (Telegram opens up to 40), each on its own thread.
+    """
+
+    CONNECTIONS = 8
+
+    def __init__(self, webhooks: list[str]) -> None:
+        import queue
+        from urllib.parse import urlsplit
+
+        self.queues = [queue.SimpleQueue() for _ in webhooks]
+        self.sent = [0 for _ in webhooks]
+        self.threads = [
+            threading.Thread(target=self._send, args=(urlsplit(url), self.queues[i]), daemon=True)
+            for i, url in enumerate(webhooks) for _ in range(self.CONNECTIONS)
+        ]
+        for thread in self.threads:
+            thread.start()
+
+    def __call__(self, updates: list[dict]) -> None:
+        import json
+
+        for update in updates:
+            user = (update.get("message") or update.get("callback_query") or {}).get("from", {}).get("id", 0)
+            target = user % len(self.queues)
+            self.queues[target].put(json.dumps(update).encode())
+            self.sent[target] += 1
+
+    def stop(self) -> None:
+        for queue in self.queues:
+            for _ in range(self.CONNECTIONS):
+                queue.put(None)
+
+    @staticmethod
+    def _send(url, queue) -> None:  # noqa: ANN001
+        import http.client
+
+        connection = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+        headers = {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET}
+        while (body := queue.get()) is not None:
+            connection.request("POST", url.path, body, headers)
+            response = connection.getresponse()
+            response.read()
+            if response.status != 200:
+                raise RuntimeError(f"the webhook answered {response.status}")
 
 
 # --- measuring ------------------------------------------------------------------------------
@@ -215,7 +277,7 @@ class Played:
         self.by_step: dict[str, list[float]] = defaultdict(list)
         self.queries: Counter[str] = Counter()
         self.handled = 0
-        self.elapsed = self.cpu = 0.0
+        self.elapsed = self.cpu = self.server_cpu = self.last_done = 0.0
 
     @property
     def updates(self) -> int:
@@ -230,16 +292,17 @@ class Played:
         return ", ".join(f"{label} {self.queries[label] / len(times):.1f}" for label, times in steps)
 
 
-def play(phones: dict[int, str], concurrency: int) -> Played:
-    """Run the bot (polling) against a Bot API server in another process until every user has booked."""
-    import multiprocessing
+def start_bot(played: Played, concurrency: int, token: str, base_url: str, webhook_port: int | None = None):  # noqa: ANN201
+    """The production application on its own loop thread, each update timed and its queries counted; returns ``stop()``.
 
+    Polls the Bot API server, or with ``webhook_port`` serves PTB's webhook there (secret
+    checked as in production).
+    """
     from django.db import connection
 
     from botapp import handlers
     from botapp.application import PerUserUpdateProcessor, build_application, release
-
-    played = Played()
+    from botapp.webhook import ConstantTimeSecret
 
     class TimedProcessor(PerUserUpdateProcessor):
         """Times each update from the moment its handling starts (after the user's earlier ones)."""
@@ -256,6 +319,7 @@ def play(phones: dict[int, str], concurrency: int) -> Played:
                     played.durations.append(elapsed)
                     played.by_step[label].append(elapsed)
                     played.handled += 1
+                    played.last_done = time.monotonic()
 
             await super().do_process_update(update, timed())
 
@@ -274,11 +338,6 @@ def play(phones: dict[int, str], concurrency: int) -> Played:
         for future in [handlers._db_executor.submit(install) for _ in range(handlers.DB_THREADS)]:
             future.result(15)
 
-    spawn = multiprocessing.get_context("spawn")
-    ours, theirs = spawn.Pipe()
-    driver = spawn.Process(target=serve_and_drive, args=(theirs, phones, random.randrange(10**8, 10**9)), daemon=True)
-    driver.start()
-    base_url, token = ours.recv()
     application = build_application(
         token=token, base_url=base_url, rate_limiter=None, update_processor=TimedProcessor(concurrency),
     )
@@ -291,34 +350,141 @@ def play(phones: dict[int, str], concurrency: int) -> Played:
     async def start() -> None:
         await application.initialize()
         await asyncio.get_running_loop().run_in_executor(None, install_counters)
-        await application.updater.start_polling(poll_interval=0, timeout=1)
+        if webhook_port is None:
+            await application.updater.start_polling(poll_interval=0, timeout=1)
+        else:
+            await application.updater.start_webhook(
+                listen="127.0.0.1", port=webhook_port, url_path="hook", secret_token=ConstantTimeSecret(WEBHOOK_SECRET),
+                webhook_url=f"http://127.0.0.1:{webhook_port}/hook",
+            )
         await application.start()
 
-    async def stop() -> None:
+    async def shutdown() -> None:
         await application.updater.stop()
         await application.stop()
         await application.shutdown()
         await release(application)
 
+    def stop() -> None:
+        on_loop(shutdown())
+        loop.call_soon_threadsafe(loop.stop)
+
     on_loop(start())
+    return stop
+
+
+def play(phones: dict[int, str], concurrency: int) -> Played:
+    """Run the bot (polling) against a Bot API server in another process until every user has booked."""
+    import multiprocessing
+
+    played = Played()
+    spawn = multiprocessing.get_context("spawn")
+    ours, theirs = spawn.Pipe()
+    driver = spawn.Process(target=serve_and_drive, args=(theirs, phones, random.randrange(10**8, 10**9)), daemon=True)
+    driver.start()
+    base_url, token = ours.recv()
+    stop = start_bot(played, concurrency, token, base_url)
     try:
         started, cpu_started = time.perf_counter(), time.process_time()
-        ours.send("go")
+        ours.send([])
         if not ours.poll(900):
             raise RuntimeError("the simulated users did not finish in 15 minutes")
-        _, pushed, stuck = ours.recv()
+        _, pushed, stuck, played.server_cpu, _ = ours.recv()
         deadline = time.monotonic() + 60
         while played.handled < pushed and time.monotonic() < deadline:
             time.sleep(0.001)
         played.elapsed = time.perf_counter() - started
         played.cpu = time.process_time() - cpu_started
     finally:
-        on_loop(stop())
-        loop.call_soon_threadsafe(loop.stop)
+        stop()
         ours.send("stop")
         driver.join(10)
     if stuck:
         raise RuntimeError(stuck)
+    return played
+
+
+# --- webhook mode: several bot processes ------------------------------------------------------
+def webhook_bot(pipe, token: str, base_url: str, port: int, concurrency: int) -> None:  # noqa: ANN001
+    """Child process: one ``runbot --webhook``-like bot process; reports what it measured when told to stop."""
+    import django
+
+    django.setup()  # the database and settings the parent chose, through the environment
+    played = Played()
+    stop = start_bot(played, concurrency, token, base_url, webhook_port=port)
+    pipe.send("ready")
+    pipe.recv()  # «go»
+    cpu_started = time.process_time()
+    expected = pipe.recv()  # how many updates were sent here, once the users are done
+    deadline = time.monotonic() + 60
+    while played.handled < expected and time.monotonic() < deadline:
+        time.sleep(0.001)
+    played.cpu = time.process_time() - cpu_started
+    stop()
+    pipe.send(played)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def play_webhook(phones: dict[int, str], processes: int, concurrency: int) -> Played:
+    """Run ``processes`` bot processes in webhook mode; the users' updates go to them by user, as through a proxy."""
+    import multiprocessing
+
+    spawn = multiprocessing.get_context("spawn")
+    ours, theirs = spawn.Pipe()
+    driver = spawn.Process(target=serve_and_drive, args=(theirs, phones, random.randrange(10**8, 10**9)), daemon=True)
+    driver.start()
+    base_url, token = ours.recv()
+    ports = [free_port() for _ in range(processes)]
+    bots = []
+    for port in ports:
+        mine, its = spawn.Pipe()
+        process = spawn.Process(target=webhook_bot, args=(its, token, base_url, port, concurrency), daemon=True)
+        process.start()
+        bots.append((process, mine))
+    played = Played()
+    try:
+        for _, pipe in bots:
+            if not pipe.poll(120):
+                raise RuntimeError("a webhook bot process did not start in 2 minutes")
+            pipe.recv()
+        started = time.monotonic()
+        for _, pipe in bots:
+            pipe.send("go")
+        ours.send([f"http://127.0.0.1:{port}/hook" for port in ports])
+        if not ours.poll(900):
+            raise RuntimeError("the simulated users did not finish in 15 minutes")
+        _, pushed, stuck, played.server_cpu, forwarded = ours.recv()
+        for (_, pipe), count in zip(bots, forwarded):
+            pipe.send(count)  # each waits until it has handled what it got, at most a minute
+        parts = []
+        for _, pipe in bots:
+            if not pipe.poll(120):
+                raise RuntimeError("a webhook bot process did not report")
+            parts.append(pipe.recv())
+    finally:
+        ours.send("stop")
+        driver.join(10)
+        for process, _ in bots:
+            process.join(10)
+    if stuck:
+        raise RuntimeError(stuck)
+    for part in parts:
+        played.durations += part.durations
+        for label, times in part.by_step.items():
+            played.by_step[label] += times
+        played.queries.update(part.queries)
+        played.handled += part.handled
+        played.cpu += part.cpu
+    played.elapsed = max(part.last_done for part in parts) - started
+    if played.handled < pushed:
+        raise RuntimeError(f"the bot processes handled {played.handled} of {pushed} updates")
     return played
 
 
@@ -329,12 +495,28 @@ def run() -> list[dict]:
 
     truncate("bookings", "botapp", "clients", "workshops")
     catalog.clear()
-    phones = make_shop(random.randrange(10**9, 2 * 10**9), USERS + ONE_AT_A_TIME_USERS)
+    webhook_users = USERS if WEBHOOK_PROCESSES else 0
+    phones = make_shop(random.randrange(10**9, 2 * 10**9), USERS + ONE_AT_A_TIME_USERS + webhook_users)
     ids = list(phones)
     # One update at a time: how long handling one takes, with nothing else going on.
-    alone = play({user: phones[user] for user in ids[USERS:]}, concurrency=1)
+    alone = play({user: phones[user] for user in ids[USERS:USERS + ONE_AT_A_TIME_USERS]}, concurrency=1)
     # Many users at once: how many updates a second one bot process gets through.
     busy = play({user: phones[user] for user in ids[:USERS]}, concurrency=CONCURRENCY)
+    load = os.getloadavg()[0]  # the machine is shared: other work running meanwhile shows here
+    rows = []
+    if WEBHOOK_PROCESSES:
+        # The same load on several bot processes in webhook mode, as behind a reverse proxy.
+        hooked = play_webhook({user: phones[user] for user in ids[-webhook_users:]}, WEBHOOK_PROCESSES, CONCURRENCY)
+        hook_rate, hook_load = hooked.updates / hooked.elapsed, os.getloadavg()[0]
+        rows.append(
+            {"benchmark": f"bot: updates per second, webhook, {WEBHOOK_PROCESSES} processes", "unit": "updates/s",
+             "value": round(hook_rate, 1), "target": "", "ok": None,
+             "notes": f"{webhook_users} users at once, {hooked.updates} updates, sent by user to {WEBHOOK_PROCESSES} "
+                      f"`runbot --webhook`-like processes (PTB's webhook server, secret checked), up to {CONCURRENCY} "
+                      f"in flight each; {hooked.cpu / hooked.updates * 1000:.1f} ms of bot CPU per update (all "
+                      f"processes); {sum(hooked.queries.values()) / hooked.updates:.2f} queries per update; p95 under "
+                      f"this load {hooked.percentile_ms(0.95):.0f} ms; load average {hook_load:.2f} after the run"}
+        )
     booked = Booking.objects.filter(channel=BookingChannel.TELEGRAM).count()
 
     rate = busy.updates / busy.elapsed
@@ -346,7 +528,8 @@ def run() -> list[dict]:
          "notes": f"{USERS} users at once (half new, half already in the base), {busy.updates} updates, up to "
                   f"{CONCURRENCY} in flight (one per user at a time); one bot process, no outgoing rate limiter, "
                   f"Bot API server in another process; {busy.cpu / busy.updates * 1000:.1f} ms of bot CPU per "
-                  f"update; p95 under this load {busy.percentile_ms(0.95):.0f} ms"},
+                  f"update ({busy.server_cpu / busy.updates * 1000:.1f} ms for the Bot API server and the users); "
+                  f"p95 under this load {busy.percentile_ms(0.95):.0f} ms; load average {load:.2f} after the run"},
         {"benchmark": "bot: time to handle one update, p95", "value": round(p95, 1), "unit": "ms",
          "target": "≤ 30", "ok": p95 <= 30,
          "notes": f"{ONE_AT_A_TIME_USERS} users one update at a time, {alone.updates} updates; p50 "
@@ -354,6 +537,7 @@ def run() -> list[dict]:
         {"benchmark": "bot: SQL queries per update", "value": round(per_update, 2), "unit": "queries",
          "target": "≤ 6", "ok": per_update <= 6,
          "notes": f"by step: {busy.queries_by_step()}; {booked} bookings made in all"},
+        *rows,
     ]
 
 

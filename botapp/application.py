@@ -23,6 +23,7 @@ from telegram.ext import (
 )
 
 from botapp import handlers
+from botapp.request import LeanRequest
 
 NOTIFY_HANDLERS_MODULE = "botapp.notify_handlers"
 _DEFAULT: Any = object()
@@ -82,6 +83,7 @@ def install_handlers(application: Application, extra: Iterable[BaseHandler] = ()
         CommandHandler("cancel", handlers.cancel, filters=private),
         CommandHandler("my", handlers.my, filters=private),
         CommandHandler("help", handlers.help_, filters=private),
+        CommandHandler("withdraw", handlers.withdraw, filters=private),
         CallbackQueryHandler(handlers.button),
         MessageHandler(private & filters.CONTACT, handlers.contact),
         MessageHandler(private & filters.COMMAND, handlers.unknown_command),
@@ -106,6 +108,7 @@ def build_application(
     Reads ``TELEGRAM_BOT_TOKEN`` and ``TELEGRAM_API_URL`` (the Bot API base: Telegram's,
     a self-hosted server's, or the test server's). Outgoing calls keep within Telegram's
     limits through ``AIORateLimiter`` unless another ``rate_limiter`` (or ``None``) is given;
+    calls go through ``LeanRequest`` (``botapp.request``);
     updates are handled by a ``PerUserUpdateProcessor`` unless another ``update_processor`` is.
     """
     token = token or settings.TELEGRAM_BOT_TOKEN
@@ -115,6 +118,8 @@ def build_application(
     builder = (
         Application.builder().token(token).base_url(base_url).base_file_url(file_url(base_url))
         .concurrent_updates(update_processor or PerUserUpdateProcessor())
+        # Half of the bot's CPU went into httpx per Bot API call; see botapp/request.py.
+        .request(LeanRequest()).get_updates_request(LeanRequest(pool_size=1))
     )
     if rate_limiter is _DEFAULT:
         rate_limiter = AIORateLimiter(max_retries=3)

@@ -145,6 +145,11 @@ async def my(update: Update, context: Context) -> None:
     await show(update, context, await db(flow.handle_command)(sender(update), "my"))
 
 
+async def withdraw(update: Update, context: Context) -> None:
+    """/withdraw: take back the consent to personal-data processing (asks first)."""
+    await show(update, context, await db(flow.handle_command)(sender(update), "withdraw"))
+
+
 async def help_(update: Update, context: Context) -> None:
     """/help: what the bot does."""
     await show(update, context, await db(flow.handle_command)(sender(update), "help"))

@@ -1,10 +1,10 @@
-"""Reads the bot needs. Each is one query; nothing here writes."""
+"""Reads the bot needs. Each is one query (``anything_to_withdraw`` at most two); nothing here writes."""
 
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from bookings.models import ACTIVE_STATUSES, Booking
-from clients.models import Client, ClientPhone, Vehicle
+from clients.models import Client, ClientPhone, Consent, Vehicle
 from workshops.models import Company, Service, Workshop
 
 UPCOMING_LIMIT = 10
@@ -17,6 +17,14 @@ def company() -> Company | None:
 
 def client_for_telegram(telegram_user_id: int) -> Client | None:
     return Client.objects.filter(telegram_user_id=telegram_user_id).first()
+
+
+def anything_to_withdraw(telegram_user_id: int) -> bool:
+    """Whether this Telegram user has a standing consent (any purpose or version) or a linked client."""
+    return (
+        Consent.objects.filter(telegram_user_id=telegram_user_id, withdrawn_at__isnull=True).exists()
+        or Client.objects.filter(telegram_user_id=telegram_user_id).exists()
+    )
 
 
 def client_by_phone(number: str) -> Client | None:

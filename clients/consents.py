@@ -8,6 +8,10 @@ or to attach the client once the person is known.
 
 import hashlib
 
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
 from clients.models import Client, Consent
 
 
@@ -47,3 +51,24 @@ def consent_given(*, telegram_user_id: int, purpose: str, text_version: str) -> 
     return Consent.objects.filter(
         telegram_user_id=telegram_user_id, purpose=purpose, text_version=text_version, withdrawn_at__isnull=True
     ).exists()
+
+
+@transaction.atomic
+def consent_withdraw_telegram(*, telegram_user_id: int) -> int:
+    """The person withdrew their consent in Telegram (152-FZ, art. 9 § 2): return how many consents were withdrawn.
+
+    Every standing consent of the person is marked withdrawn — to personal-data processing
+    and to marketing messages, which need the data too — whether it was given from this
+    Telegram account or is on the client this account is linked to. The rows stay as
+    evidence of what was agreed and when. The Telegram account is unlinked from the client,
+    so reminders and messages stop and the bot knows nothing of the person until they agree
+    again. Deleting the client's data is the operator's step (within 30 days, as the text says).
+    """
+    client_ids = list(Client.objects.filter(telegram_user_id=telegram_user_id).values_list("pk", flat=True))
+    withdrawn = Consent.objects.filter(
+        Q(telegram_user_id=telegram_user_id) | Q(client_id__in=client_ids), withdrawn_at__isnull=True,
+    ).update(withdrawn_at=timezone.now())
+    Client.objects.filter(pk__in=client_ids).update(
+        telegram_user_id=None, telegram_username="", telegram_blocked_at=None, updated_at=timezone.now(),
+    )
+    return withdrawn

@@ -283,8 +283,8 @@ class BotApiServer:
                 name = part.get_param("name", header="content-disposition")
                 if part.get_filename():
                     raw[name] = {"filename": part.get_filename(), "size": len(part.get_payload(decode=True) or b"")}
-                else:
-                    raw[name] = part.get_content()
+                else:  # a form field: UTF-8, whatever charset the parser would assume
+                    raw[name] = (part.get_payload(decode=True) or b"").decode()
         else:
             raw = dict(parse_qsl(body.decode()))
         # PTB sends nested objects (reply_markup, entities) as JSON strings.
@@ -420,7 +420,11 @@ class BotApiServer:
         return self._new_message(int(params["chat_id"]), **content)
 
     def _m_sendDocument(self, params: dict) -> dict:  # noqa: N802
-        return self._new_message(int(params["chat_id"]), document=params.get("document"), caption=params.get("caption", ""))
+        upload = params.get("document")
+        document = {"file_id": f"doc{len(self.state.calls)}", "file_unique_id": f"u{len(self.state.calls)}"}
+        if isinstance(upload, dict):  # an uploaded file (a file_id or URL would be a string)
+            document |= {"file_name": upload["filename"], "file_size": upload["size"]}
+        return self._new_message(int(params["chat_id"]), document=document, caption=params.get("caption", ""))
 
     def _edit(self, params: dict, **changes: Any) -> dict | tuple:
         key = (int(params["chat_id"]), int(params["message_id"]))

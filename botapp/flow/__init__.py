@@ -41,11 +41,12 @@ COMMANDS = {
     "cancel": start.leave,
     "help": start.help_reply,
     "my": mine.my_bookings,
+    "withdraw": start.withdraw_question,
 }
 
 
 def handle_command(user: TgUser, name: str) -> Reply:
-    """/start, /cancel, /help, /my."""
+    """/start, /cancel, /help, /my, /withdraw."""
     return _run(user, COMMANDS[name])
 
 

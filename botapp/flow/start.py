@@ -3,18 +3,42 @@
 Nothing personal is asked before the consent is recorded. The consent is a separate
 message with its own button; its text names the operator (``workshops.Company``).
 A new ``CONSENT_VERSION`` asks everyone again and leaves the old records as they were.
+/withdraw takes the consent back: the records are marked, the account is unlinked, and
+the bot starts again from the consent.
 """
 
-from botapp import keyboards, selectors
-from botapp.flow.core import Out, Reply, Turn, enter, on_back, on_text, screen, session_reset, show
+from botapp import callbacks, keyboards, selectors
+from botapp.flow.core import (
+    Out,
+    Reply,
+    Turn,
+    enter,
+    on_back,
+    on_button,
+    on_text,
+    screen,
+    session_reset,
+    show,
+)
 from botapp.texts import clean_typed, render
-from clients.consents import consent_attach_client, consent_given, consent_record
+from clients.consents import (
+    consent_attach_client,
+    consent_given,
+    consent_record,
+    consent_withdraw_telegram,
+)
 from clients.models import Client, ConsentPurpose
 from clients.normalize import InvalidPhone, normalize_phone
-from clients.services import InvalidName, clean_name, client_get_or_create_by_phone, client_link_telegram
+from clients.services import (
+    InvalidName,
+    clean_name,
+    client_get_or_create_by_phone,
+    client_link_telegram,
+)
 
 # Bump when the wording of templates/botapp/consent.txt changes: everyone is asked again.
-CONSENT_VERSION = "1"
+# 2: the text names /withdraw as a way to withdraw.
+CONSENT_VERSION = "2"
 CHANNEL = "telegram"
 
 
@@ -173,3 +197,32 @@ def leave(turn: Turn) -> Reply:
 def help_reply(turn: Turn) -> Reply:
     """/help: what the bot does and its commands."""
     return Reply([Out(render("help"), keyboards.menu())], in_place=False)
+
+
+# --- withdrawing the consent ------------------------------------------------------------
+def withdraw_question(turn: Turn) -> Reply:
+    """/withdraw: what withdrawing means, with «Отозвать согласие» and «Оставить»."""
+    session_reset(turn)
+    if not selectors.anything_to_withdraw(turn.user.id):
+        return Reply([Out(render("withdraw_nothing"), keyboards.menu())], in_place=False)
+    step = enter(turn, "withdraw")
+    markup = keyboards.inline([
+        [keyboards.button("Отозвать согласие", callbacks.step(step, "yes"))],
+        [keyboards.button("Оставить", callbacks.step(step, "no"))],
+    ])
+    return Reply([Out(render("withdraw_question"), markup)], in_place=False)
+
+
+@on_button("withdraw", "yes", option=False)
+def withdraw_confirmed(turn: Turn, _arg: str) -> Reply:
+    """Withdraw every standing consent and unlink the account; the session forgets the client too."""
+    consent_withdraw_telegram(telegram_user_id=turn.user.id)
+    session_reset(turn)
+    turn.session.data = {}
+    return Reply([Out(render("withdrawn"), keyboards.remove())], answer=render("answer_withdrawn"), strip_pressed=True)
+
+
+@on_button("withdraw", "no", option=False)
+def withdraw_declined(turn: Turn, _arg: str) -> Reply:
+    session_reset(turn)
+    return Reply([Out(render("withdraw_kept"), keyboards.menu())])

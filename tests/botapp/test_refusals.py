@@ -10,6 +10,7 @@ from bookings.models import Booking, BookingChannel, BookingStatus
 from bookings.services import booking_create
 from botapp import flow
 from botapp.flow import TgUser
+from botapp.flow.start import CONSENT_VERSION
 from botapp.models import BotSession
 from clients.models import Client, ClientPhone, Consent, Vehicle
 from tests.conftest import next_weekday
@@ -82,8 +83,8 @@ def test_it_asks_again_for_a_new_version_of_the_consent_and_keeps_the_old_record
 def test_a_double_tapped_consent_is_recorded_once(bot, shop):
     bot.text(USER, "/start")
     consent = bot.server.last_message(USER)
-    bot.server.user_presses(USER, "consent:1", message=consent)
-    bot.server.user_presses(USER, "consent:1", message=consent)
+    bot.server.user_presses(USER, f"consent:{CONSENT_VERSION}", message=consent)
+    bot.server.user_presses(USER, f"consent:{CONSENT_VERSION}", message=consent)
     bot.deliver()
     assert Consent.objects.filter(telegram_user_id=USER).count() == 1
     assert len(bot.server.calls("answerCallbackQuery")) == 2
