@@ -21,11 +21,31 @@ from telegram.ext import (
     TypeHandler,
     filters,
 )
+from telegram.request import HTTPXRequest
 
 from botapp import handlers
+from config.heartbeat import heartbeat
 
 NOTIFY_HANDLERS_MODULE = "botapp.notify_handlers"
 _DEFAULT: Any = object()
+
+
+class HeartbeatRequest(HTTPXRequest):
+    """The connection getUpdates (long polling) uses: touches the heartbeat file after each answer.
+
+    A long poll returns within its timeout (10 s) even when nobody writes, so the file's age
+    is how long the bot has not heard from the Bot API (deploy/healthcheck.py, docker-compose.yml).
+    Same settings as PTB's own getUpdates connection (one connection, HTTP/1.1, default timeouts).
+    """
+
+    def __init__(self) -> None:
+        super().__init__(connection_pool_size=1)
+
+    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        code, payload = await super().do_request(*args, **kwargs)
+        if code == 200:
+            heartbeat()
+        return code, payload
 
 
 class PerUserUpdateProcessor(BaseUpdateProcessor):
@@ -116,6 +136,8 @@ def build_application(
         Application.builder().token(token).base_url(base_url).base_file_url(file_url(base_url))
         .concurrent_updates(update_processor or PerUserUpdateProcessor())
     )
+    if settings.HEARTBEAT_FILE:
+        builder = builder.get_updates_request(HeartbeatRequest())
     if rate_limiter is _DEFAULT:
         rate_limiter = AIORateLimiter(max_retries=3)
     if rate_limiter is not None:
