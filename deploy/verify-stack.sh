@@ -88,9 +88,13 @@ received() { docker compose exec -T standin python /standin/standin.py received 
 
 step "compose config and build"
 docker compose config --quiet && ok "docker compose config"
+timings=()
 if [ -z "${VERIFY_NO_BUILD:-}" ]; then
   started=$SECONDS
-  docker compose build --quiet "${services[@]}" && ok "images built in $((SECONDS - started)) s"
+  # The classic builder (no buildx) prints every step: into a file, shown only when it fails.
+  docker compose build "${services[@]}" > "$work/build.log" 2>&1 || { tail -n 40 "$work/build.log" >&2; fail "build"; }
+  ok "images built in $((SECONDS - started)) s"
+  timings+=("build $((SECONDS - started)) s")
 fi
 
 step "up: ${services[*]}"
@@ -98,6 +102,7 @@ up() {
   local started=$SECONDS
   docker compose --progress quiet up --detach --wait --wait-timeout 300 "${services[@]}" > /dev/null
   ok "healthy $((SECONDS - started)) s after \`up\`"
+  timings+=("healthy after $1: $((SECONDS - started)) s")
 }
 check_health() {
   local service id state health
@@ -129,7 +134,7 @@ check_order() {
   docker compose exec -T web python manage.py migrate --check > /dev/null || fail "migrations left to apply"
   ok "migrate finished before web, bot, worker and beat started; no migration left to apply"
 }
-up
+up "the first up"
 check_health
 check_order
 
@@ -293,7 +298,7 @@ check_data 1 "creation"
 step "restart every service, with a notification queued"
 book_with_worker_stopped 2
 docker compose --progress quiet restart > /dev/null
-up
+up "restart"
 check_health
 check_data 2 "docker compose restart"
 delivered 2 "queued before the restart"
@@ -302,7 +307,7 @@ bot_answers 555000002 "after the restart"
 step "down and up again (new containers, same volumes), with a notification queued"
 book_with_worker_stopped 3
 docker compose --progress quiet down --timeout 20 > /dev/null
-up
+up "down + up"
 check_health
 check_order
 check_data 3 "down + up"
@@ -323,4 +328,6 @@ check_data 3 "restoring the backup taken before the fourth booking"
 docker compose exec -T web python manage.py migrate --check > /dev/null && ok "migrate --check: nothing to apply after the restore"
 
 echo
+printf -v summary '%s; ' "${timings[@]}"
+echo "verify-stack: timings: ${summary}the whole run $SECONDS s"
 echo "verify-stack: ALL CHECKS PASSED"
