@@ -30,8 +30,21 @@
 # (sto-booking:verify), so a production stack on the same host is not touched; it is removed with
 # its volumes at the end (VERIFY_KEEP=1 keeps it).
 # Knobs: COMPOSE_FILE (e.g. docker-compose.yml:deploy/images/compose.sandbox.yml where there is no
-# Docker Hub), VERIFY_PROJECT, VERIFY_WEB_PORT, VERIFY_NO_BUILD=1, VERIFY_KEEP=1.
+# Docker Hub), VERIFY_PROJECT, VERIFY_WEB_PORT, VERIFY_NO_BUILD=1, VERIFY_KEEP=1; nothing else from the
+# calling shell reaches compose (see below).
 set -o errexit -o pipefail -o nounset
+
+# Compose takes a variable from the shell before the env file: a DATABASE_URL or EMAIL_URL exported
+# here (a developer's shell, a test run) would reach the throwaway stack. Start again with only
+# what Docker and this script need; restore-stack.sh, run from here, inherits the same.
+if [ -z "${VERIFY_CLEAN_ENV:-}" ]; then
+  keep=(VERIFY_CLEAN_ENV=1)
+  for name in PATH HOME TMPDIR DOCKER_HOST DOCKER_CONFIG DOCKER_CONTEXT DOCKER_CERT_PATH DOCKER_TLS_VERIFY \
+    COMPOSE_FILE VERIFY_PROJECT VERIFY_WEB_PORT VERIFY_NO_BUILD VERIFY_KEEP; do
+    if [ -n "${!name+set}" ]; then keep+=("$name=${!name}"); fi
+  done
+  exec env -i "${keep[@]}" bash "$0" "$@"
+fi
 cd "$(dirname "$0")/.."
 
 project=${VERIFY_PROJECT:-sto-verify}
