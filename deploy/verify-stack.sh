@@ -224,6 +224,26 @@ docker compose exec -T -e HEARTBEAT_MAX_AGE=15 bot python /app/deploy/healthchec
   || fail "the bot's healthcheck did not recover with the Bot API back"
 ok "the bot's healthcheck fails while the Bot API does not answer, and recovers when it does"
 
+# The two other ways the bot service runs, each in a one-off container beside the real bot:
+# webhook mode (healthy once PTB's web server listens on :8081) and no token (idles, healthy, says why).
+bot_variant() {
+  local id
+  id=$(docker compose --progress quiet run --detach --no-deps "$@" bot)
+  for _ in $(seq 1 30); do
+    docker exec "$id" python /app/deploy/healthcheck.py bot 2> /dev/null && break
+    sleep 1
+  done
+  docker exec "$id" python /app/deploy/healthcheck.py bot || { docker logs "$id"; docker rm --force "$id" > /dev/null; return 1; }
+  [ "$(docker inspect --format '{{.State.Status}}' "$id")" = running ] || { docker rm --force "$id" > /dev/null; return 1; }
+  docker logs "$id" 2>&1 | head -n 1
+  docker rm --force "$id" > /dev/null
+}
+bot_variant -e TELEGRAM_WEBHOOK_URL=https://$host/telegram/ -e TELEGRAM_WEBHOOK_SECRET="$(random_hex 16)" \
+  | grep -q "^Bot: webhook on 0.0.0.0:8081" || fail "the bot in webhook mode"
+ok "webhook mode: the bot serves :8081 and its healthcheck passes"
+bot_variant -e TELEGRAM_BOT_TOKEN= | grep -q "^bot: TELEGRAM_BOT_TOKEN is empty, the bot stays off" || fail "the bot without a token"
+ok "without a token the bot stays off, says why, and does not restart in a loop"
+
 step "create data: a branch with managers to notify, a media file, a Redis key"
 manager_chat=-1009000000001
 manager_email=manager@verify.sto.invalid
