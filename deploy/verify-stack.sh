@@ -348,7 +348,7 @@ delivered 3 "queued before down + up"
 bot_answers 555000003 "after down + up"
 
 step "backup, then restore it with deploy/restore-stack.sh"
-docker compose run --rm --no-deps --entrypoint /deploy/backup.sh backup
+docker compose --progress quiet run --rm --no-deps --entrypoint /deploy/backup.sh backup
 dump=$(find "$work/backups" -maxdepth 1 -name 'sto-*.dump' | sort | tail -n 1)
 [ -n "$dump" ] || fail "no dump written"
 ok "dump $dump"
