@@ -21,12 +21,32 @@ from telegram.ext import (
     TypeHandler,
     filters,
 )
+from telegram.request import HTTPXRequest
 
 from botapp import handlers
 from botapp.request import LeanRequest
+from config.heartbeat import heartbeat
 
 NOTIFY_HANDLERS_MODULE = "botapp.notify_handlers"
 _DEFAULT: Any = object()
+
+
+class HeartbeatRequest(HTTPXRequest):
+    """The connection getUpdates (long polling) uses: touches the heartbeat file after each answer.
+
+    A long poll returns within its timeout (10 s) even when nobody writes, so the file's age
+    is how long the bot has not heard from the Bot API (deploy/healthcheck.py, docker-compose.yml).
+    Same settings as PTB's own getUpdates connection (one connection, HTTP/1.1, default timeouts).
+    """
+
+    def __init__(self) -> None:
+        super().__init__(connection_pool_size=1)
+
+    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        code, payload = await super().do_request(*args, **kwargs)
+        if code == 200:
+            heartbeat()
+        return code, payload
 
 
 class PerUserUpdateProcessor(BaseUpdateProcessor):
@@ -119,7 +139,10 @@ def build_application(
         Application.builder().token(token).base_url(base_url).base_file_url(file_url(base_url))
         .concurrent_updates(update_processor or PerUserUpdateProcessor())
         # Half of the bot's CPU went into httpx per Bot API call; see botapp/request.py.
-        .request(LeanRequest()).get_updates_request(LeanRequest(pool_size=1))
+        .request(LeanRequest())
+        # The long poll runs once per 10 s at most, so its client's speed does not matter;
+        # with a heartbeat file, it is the one that tells the healthcheck we hear from Telegram.
+        .get_updates_request(HeartbeatRequest() if settings.HEARTBEAT_FILE else LeanRequest(pool_size=1))
     )
     if rate_limiter is _DEFAULT:
         rate_limiter = AIORateLimiter(max_retries=3)

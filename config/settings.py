@@ -201,6 +201,11 @@ TELEGRAM_API_URL = env.str("TELEGRAM_API_URL", default="https://api.telegram.org
 TELEGRAM_WEBHOOK_URL = env.str("TELEGRAM_WEBHOOK_URL", default="")
 TELEGRAM_WEBHOOK_SECRET = env.str("TELEGRAM_WEBHOOK_SECRET", default="")
 
+# --- Container healthchecks -----------------------------------------------------
+# A file the bot (after each answered getUpdates) and beat (on each tick) touch, for
+# deploy/healthcheck.py to judge by its age; docker-compose.yml sets it for those two. Empty: none.
+HEARTBEAT_FILE = env.str("HEARTBEAT_FILE", default="")
+
 # --- REST API -------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.TokenAuthentication"],

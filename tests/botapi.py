@@ -9,7 +9,8 @@ With ``enforce_limits=True`` it also answers 429 when the bot exceeds Telegram's
 (30 messages/s per bot, 1/s per private chat, 20/min per group). ``hold_next`` keeps a call
 in flight until released, to kill its sender meanwhile.
 
-Nothing here reaches the network: it binds 127.0.0.1 on a free port.
+Nothing here reaches the network: it binds 127.0.0.1 on a free port (``host``/``port`` change
+that, e.g. for deploy/verify/standin.py, which serves the compose stack from a container).
 """
 
 from __future__ import annotations
@@ -83,8 +84,11 @@ class BotApiState:
 class BotApiServer:
     """Start with ``start()`` (or as a context manager); ``base_url`` is what PTB's ``base_url`` takes."""
 
-    def __init__(self, token: str = "123456:TEST-TOKEN", enforce_limits: bool = False, first_update_id: int = 1) -> None:
+    def __init__(self, token: str = "123456:TEST-TOKEN", enforce_limits: bool = False, first_update_id: int = 1,
+                 host: str = "127.0.0.1", port: int = 0) -> None:
         self.token = token
+        self.host = host
+        self.port = port
         self.enforce_limits = enforce_limits
         self.state = BotApiState()
         self._lock = threading.Condition()
@@ -115,7 +119,7 @@ class BotApiServer:
             def log_message(self, *args: Any) -> None:  # keep test output quiet
                 return
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd = ThreadingHTTPServer((self.host, self.port), Handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="botapi", daemon=True)
         self._thread.start()

@@ -56,9 +56,16 @@ def test_the_app_starts_after_migrations_and_healthy_postgres_and_redis(services
     assert services["migrate"]["restart"] == "no", "a one-shot job"
 
 
-def test_postgres_redis_and_web_have_healthchecks(services):
-    for name in ("postgres", "redis", "web", "worker"):
+def test_every_long_running_service_but_backup_has_a_healthcheck(services):
+    for name in ("postgres", "redis", "web", "worker", "bot", "beat"):
         assert services[name]["healthcheck"]["test"], name
+
+
+def test_bot_and_beat_are_checked_by_their_heartbeat_files(services):
+    for name in ("bot", "beat"):
+        assert services[name]["healthcheck"]["test"] == ["CMD", "python", "/app/deploy/healthcheck.py", name]
+        assert services[name]["environment"]["HEARTBEAT_FILE"].startswith("/tmp/"), "writable by the app user"
+        assert services[name]["environment"]["SECRET_KEY"] == services["web"]["environment"]["SECRET_KEY"]
 
 
 def test_exactly_one_beat_with_the_database_scheduler(services):
@@ -66,7 +73,12 @@ def test_exactly_one_beat_with_the_database_scheduler(services):
     assert beat.get("deploy", {}).get("replicas", 1) == 1
     assert "scale" not in beat
     script = (ROOT / beat["command"][0].removeprefix("/app/")).read_text()
-    assert "django_celery_beat.schedulers:DatabaseScheduler" in script
+    assert "--scheduler config.beat:HeartbeatScheduler" in script
+    from django_celery_beat.schedulers import DatabaseScheduler
+
+    from config.beat import HeartbeatScheduler
+
+    assert issubclass(HeartbeatScheduler, DatabaseScheduler), "the schedule lives in the database"
 
 
 def test_data_lives_in_named_volumes(services):

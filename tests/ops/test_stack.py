@@ -1,8 +1,11 @@
 """The whole compose stack, for real: deploy/verify-stack.sh under pytest.
 
-It builds the image and runs every service for several minutes, so it runs only when asked
-(STO_STACK_TEST=1) and a Docker engine answers; `make test` and CI skip it. Where there is no
-Docker Hub, also set COMPOSE_FILE=docker-compose.yml:deploy/images/compose.sandbox.yml.
+Every service (postgres, redis, migrate, web, bot, worker, beat, backup) plus the Bot API / SMTP
+stand-in; admin through web, the bot answering, the worker delivering notifications, a restart and
+down + up losing nothing (a queued notification included), backup and restore. It builds the
+images and runs for about five minutes, so it runs only when asked (STO_STACK_TEST=1) and a Docker
+engine answers; `make test` and CI skip it. Where there is no Docker Hub, also set
+COMPOSE_FILE=docker-compose.yml:deploy/images/compose.sandbox.yml (see deploy/VERIFIED.md).
 """
 
 import os
@@ -32,3 +35,6 @@ def test_the_stack_passes_every_check_of_verify_stack():
 
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     assert "verify-stack: ALL CHECKS PASSED" in result.stdout
+    for check in ("the bot answers /start (after down + up)",
+                  "booking 3 (queued before down + up): the managers' Telegram message and e-mail delivered"):
+        assert check in result.stdout
