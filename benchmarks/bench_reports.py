@@ -69,10 +69,10 @@ SELECT setseed(0.42);
 TRUNCATE workshops_workshop, workshops_service, clients_client, bookings_booking, bookings_bookinghistory
     RESTART IDENTITY CASCADE;
 INSERT INTO workshops_workshop (name, slug, address, phone, timezone, slot_step_minutes, min_lead_minutes,
-                                horizon_days, telegram_extra_days, is_active)
-VALUES ('СТО Центр', 'center', '', '', 'Europe/Moscow', 30, 60, 14, 0, true),
-       ('СТО Урал', 'ural', '', '', 'Asia/Yekaterinburg', 30, 60, 14, 0, true),
-       ('СТО Сибирь', 'siberia', '', '', 'Asia/Novosibirsk', 30, 60, 14, 0, true);
+                                horizon_days, telegram_extra_days, is_active, manager_emails, reminder_offsets_hours)
+VALUES ('СТО Центр', 'center', '', '', 'Europe/Moscow', 30, 60, 14, 0, true, '', '24, 2'),
+       ('СТО Урал', 'ural', '', '', 'Asia/Yekaterinburg', 30, 60, 14, 0, true, '', '24, 2'),
+       ('СТО Сибирь', 'siberia', '', '', 'Asia/Novosibirsk', 30, 60, 14, 0, true, '', '24, 2');
 INSERT INTO workshops_workinghours (workshop_id, weekday, opens_at, closes_at, break_starts, break_ends)
 SELECT w, d, '09:00', '19:00', '13:00', '14:00' FROM generate_series(1, 3) w, generate_series(0, 5) d;
 INSERT INTO workshops_bay (workshop_id, name, kind, is_active, position)
