@@ -181,15 +181,49 @@ _DETAIL = (("w_id",), ("local_day",), ("svc",), ("chan",))
 
 def _grouping_sets(rows: QuerySet, groupings: Sequence[tuple[str, ...]], aggregates: dict[str, str]
                    ) -> Iterator[tuple[tuple[str, ...], dict[str, object], dict[str, int]]]:
-    """Aggregate ``rows`` once per grouping, in one query: ``GROUPING SETS`` written portably.
+    """Aggregate ``rows`` once per grouping, in one query. Yields ``(grouping, keys, values)``.
 
     ``rows`` is a ``values()`` queryset selecting the key columns of ``_KEY_TYPES`` it is
-    grouped by and the columns ``aggregates`` (SQL over those columns) read. It becomes a CTE
-    computed once; each grouping is a ``GROUP BY`` over it, joined with ``UNION ALL``
-    (SQLite has no GROUPING SETS; the demo runs on it). Yields ``(grouping, keys, values)``.
+    grouped by and the columns ``aggregates`` (SQL over those columns) read.
     """
     inner, params = rows.order_by().query.sql_with_params()
     columns = [c for c in _KEY_TYPES if any(c in grouping for grouping in groupings)]
+    if connection.vendor == "postgresql":
+        sql, index_of = _native_grouping_sets(inner, columns, groupings, aggregates)
+    else:
+        sql, index_of = _portable_grouping_sets(inner, columns, groupings, aggregates), None
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for index, *values in cursor.fetchall():
+            grouping = groupings[index_of[index] if index_of else index]
+            keys = dict(zip(columns, values[:len(columns)]))
+            if isinstance(keys.get("local_day"), str):  # SQLite returns dates as text
+                keys["local_day"] = date.fromisoformat(keys["local_day"])
+            yield grouping, keys, dict(zip(aggregates, (v or 0 for v in values[len(columns):])))
+
+
+def _native_grouping_sets(inner: str, columns: list[str], groupings: Sequence[tuple[str, ...]],
+                          aggregates: dict[str, str]) -> tuple[str, dict[int, int]]:
+    """PostgreSQL's ``GROUPING SETS``: one scan of the rows, hash tables for all groupings at once
+    (where no aggregate is ``DISTINCT``); ``GROUPING()`` tells the groupings apart, as a bit
+    mask of the columns a row is *not* grouped by (the first column the highest bit)."""
+    selected = ", ".join(f"{sql} AS {name}" for name, sql in aggregates.items())
+    if not columns:
+        return f"SELECT 0, {selected} FROM ({inner}) report_rows", {0: 0}
+    masks = {
+        sum(1 << (len(columns) - 1 - i) for i, c in enumerate(columns) if c not in grouping): index
+        for index, grouping in enumerate(groupings)
+    }
+    sets = ", ".join(f"({', '.join(grouping)})" for grouping in groupings)
+    sql = (f"SELECT GROUPING({', '.join(columns)}), {', '.join(columns)}, {selected} "
+           f"FROM ({inner}) report_rows GROUP BY GROUPING SETS ({sets})")
+    return sql, masks
+
+
+def _portable_grouping_sets(inner: str, columns: list[str], groupings: Sequence[tuple[str, ...]],
+                            aggregates: dict[str, str]) -> str:
+    """``GROUPING SETS`` written as a ``GROUP BY`` per grouping over one CTE, joined with
+    ``UNION ALL``, for SQLite (the demo runs on it), which has no ``GROUPING SETS``."""
     selected = ", ".join(f"{sql} AS {name}" for name, sql in aggregates.items())
     selects = []
     for index, grouping in enumerate(groupings):
@@ -197,13 +231,7 @@ def _grouping_sets(rows: QuerySet, groupings: Sequence[tuple[str, ...]], aggrega
         keys = "".join(f"{c}, " if c in grouping else f"CAST(NULL AS {_KEY_TYPES[c]}), " for c in columns)
         group_by = f" GROUP BY {', '.join(grouping)}" if grouping else ""
         selects.append(f"SELECT {index}, {keys}{selected} FROM report_rows{group_by}")
-    with connection.cursor() as cursor:
-        cursor.execute(f"WITH report_rows AS ({inner}) " + " UNION ALL ".join(selects), params)
-        for index, *values in cursor.fetchall():
-            keys = dict(zip(columns, values[:len(columns)]))
-            if isinstance(keys.get("local_day"), str):  # SQLite returns dates as text
-                keys["local_day"] = date.fromisoformat(keys["local_day"])
-            yield groupings[index], keys, dict(zip(aggregates, (v or 0 for v in values[len(columns):])))
+    return f"WITH report_rows AS ({inner}) " + " UNION ALL ".join(selects)
 
 
 def _store(report: Report, grouping: tuple[str, ...], keys: dict[str, object], values: dict[str, int]) -> None:
