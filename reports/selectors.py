@@ -138,9 +138,8 @@ def report_figures(*, workshops: Sequence[Workshop], period: Period, detail: boo
     scope = _Scope.of(workshops, period)
     with _report_transaction():
         _add_created(report, scope, detail)
-        _add_completed(report, scope, detail)
+        _add_visits(report, scope, detail)
         _add_moved(report, scope, detail)
-        _add_visited_clients(report, scope, detail)
         _add_booked_clients(report, scope, detail)
         if detail:
             _add_occupancy(report, scope)
@@ -285,18 +284,6 @@ def _add_created(report: Report, scope: _Scope, detail: bool) -> None:
         _store(report, grouping, keys, values)
 
 
-def _add_completed(report: Report, scope: _Scope, detail: bool) -> None:
-    """Completed visits: status «completed» and the visit starts in the period (imported ones too)."""
-    rows = (
-        Booking.objects.filter(scope.in_period("starts_at"), status=BookingStatus.COMPLETED)
-        .annotate(w_id=F("workshop_id"), local_day=scope.local_date("starts_at"), chan=F("channel"),
-                  svc=F("service_id"))
-        .values("w_id", "local_day", "chan", "svc")
-    )
-    for grouping, keys, values in _grouping_sets(rows, [(), *_DETAIL] if detail else [()], {"completed": "COUNT(*)"}):
-        _store(report, grouping, keys, values)
-
-
 def _add_moved(report: Report, scope: _Scope, detail: bool) -> None:
     """Bookings moved to «cancelled» / «no_show» in the period, whenever they were created.
 
@@ -323,13 +310,15 @@ def _add_moved(report: Report, scope: _Scope, detail: bool) -> None:
 _CLIENT_COUNTS = "COUNT(DISTINCT c_id)", "COUNT(DISTINCT CASE WHEN flag THEN c_id END)"
 
 
-def _add_visited_clients(report: Report, scope: _Scope, detail: bool) -> None:
-    """Clients with a completed visit in the period, and the returning ones among them.
+def _add_visits(report: Report, scope: _Scope, detail: bool) -> None:
+    """Completed visits (status «completed», the visit starts in the period, imported ones too),
+    the clients they belong to, and the returning ones among those — one pass over the visits.
 
     A client is returning when one of their visits in the period has an earlier completed
     visit anywhere in the company (clients are company-wide; imported history counts).
     So a client new to the shop who comes twice in the period is returning on the second visit.
     The earlier visit is looked up in ``booking_client_completed_idx`` (reports migration 0002).
+    Client counts are distinct, so they are kept for the whole period, branches and days only.
     """
     earlier_visit = Booking.objects.filter(
         client=OuterRef("client_id"), status=BookingStatus.COMPLETED, starts_at__lt=OuterRef("starts_at")
@@ -337,12 +326,13 @@ def _add_visited_clients(report: Report, scope: _Scope, detail: bool) -> None:
     rows = (
         Booking.objects.filter(scope.in_period("starts_at"), status=BookingStatus.COMPLETED)
         .annotate(c_id=F("client_id"), flag=Exists(earlier_visit), w_id=F("workshop_id"),
-                  local_day=scope.local_date("starts_at"))
-        .values("c_id", "flag", "w_id", "local_day")
+                  local_day=scope.local_date("starts_at"), chan=F("channel"), svc=F("service_id"))
+        .values("c_id", "flag", "w_id", "local_day", "chan", "svc")
     )
-    groupings = [(), ("w_id",), ("local_day",)] if detail else [()]
-    aggregates = dict(zip(("visited_clients", "returning_clients"), _CLIENT_COUNTS))
-    for grouping, keys, values in _grouping_sets(rows, groupings, aggregates):
+    aggregates = {"completed": "COUNT(*)", **dict(zip(("visited_clients", "returning_clients"), _CLIENT_COUNTS))}
+    for grouping, keys, values in _grouping_sets(rows, [(), *_DETAIL] if detail else [()], aggregates):
+        if grouping in (("svc",), ("chan",)):
+            values = {"completed": values["completed"]}
         _store(report, grouping, keys, values)
 
 
