@@ -81,9 +81,6 @@ INSERT INTO workshops_service (name, duration_minutes, bay_kind, is_active, posi
 SELECT 'Услуга ' || n, 30 * (1 + n % 4), '', true, n FROM generate_series(1, 10) n;
 INSERT INTO workshops_service_workshops (service_id, workshop_id)
 SELECT s, w FROM generate_series(1, 10) s, generate_series(1, 3) w;
-INSERT INTO clients_client (name, kind, inn, email, comment, telegram_user_id, telegram_username, created_at, updated_at)
-SELECT 'Клиент ' || n, 'person', '', '', '', CASE WHEN n % 10 < 4 THEN 100000000 + n END, '', now(), now()
-FROM generate_series(1, {CLIENTS}) n;
 
 INSERT INTO bookings_booking (workshop_id, bay_id, service_id, client_id, starts_at, ends_at, status, channel,
                               comment, created_at)
@@ -104,6 +101,17 @@ FROM (
         FROM generate_series(1, {BOOKINGS}) n
     ) moments
 ) g;
+
+-- Clients after their bookings (no FK checks in replica mode), with the first completed visit
+-- the booking services would have noted (Client.first_visit_at).
+INSERT INTO clients_client (id, name, kind, inn, email, comment, telegram_user_id, telegram_username, first_visit_at,
+                            created_at, updated_at)
+SELECT n, 'Клиент ' || n, 'person', '', '', '', CASE WHEN n % 10 < 4 THEN 100000000 + n END, '', f.first_visit_at,
+       now(), now()
+FROM generate_series(1, {CLIENTS}) n
+LEFT JOIN (SELECT client_id, min(starts_at) AS first_visit_at FROM bookings_booking WHERE status = 'completed'
+           GROUP BY client_id) f ON f.client_id = n;
+SELECT setval(pg_get_serial_sequence('clients_client', 'id'), {CLIENTS});
 
 INSERT INTO bookings_bookinghistory (booking_id, event, from_status, to_status, new_starts_at, at, actor, reason)
 SELECT id, 'created', '', CASE WHEN channel = 'import' THEN 'completed' ELSE 'new' END, starts_at, created_at, '', ''

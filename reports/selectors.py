@@ -2,10 +2,12 @@
 
 Every figure is counted in SQL over the period ``[start, end)`` taken in each branch's own
 time zone (a branch in Novosibirsk and one in Moscow each count their own local dates).
-The additive counts come from three grouped queries (created, completed, moved to a
-status) at the grain *branch × local day × channel × service*, rolled up here; distinct
-client counts are one query each (visits, bookings), grouped per breakdown in SQL. A detailed report costs about a
-dozen queries whatever the period; ``detail=False`` (the comparison period) six.
+Three grouped queries, each aggregating every breakdown (total, branch, local day, service,
+channel) in one pass: bookings created in the period; bookings moved to «cancelled» /
+«no-show» in it (from the status history); and the bookings of the period with their
+clients — completed visits, clients who came, returning ones (``Client.first_visit_at``),
+clients with a booking, Telegram-linked ones. A detailed report costs about a dozen queries
+whatever the period; ``detail=False`` (the comparison period) six.
 """
 
 from collections import defaultdict
@@ -138,9 +140,8 @@ def report_figures(*, workshops: Sequence[Workshop], period: Period, detail: boo
     scope = _Scope.of(workshops, period)
     with _report_transaction():
         _add_created(report, scope, detail)
-        _add_visits(report, scope, detail)
         _add_moved(report, scope, detail)
-        _add_booked_clients(report, scope, detail)
+        _add_clients(report, scope, detail)
         if detail:
             _add_occupancy(report, scope)
             report.service_names = dict(
@@ -307,46 +308,51 @@ def _add_moved(report: Report, scope: _Scope, detail: bool) -> None:
         _store(report, grouping, keys, values)
 
 
-_CLIENT_COUNTS = "COUNT(DISTINCT c_id)", "COUNT(DISTINCT CASE WHEN flag THEN c_id END)"
+# Which figures of the clients query each breakdown keeps: client counts are distinct, so
+# they do not add up; a day counts only its visits.
+_CLIENT_FIGURES = {
+    (): None, ("w_id",): None,
+    ("local_day",): ("completed", "visited_clients", "returning_clients"),
+    ("svc",): ("completed",), ("chan",): ("completed",),
+}
 
 
-def _add_visits(report: Report, scope: _Scope, detail: bool) -> None:
-    """Completed visits (status «completed», the visit starts in the period, imported ones too),
-    the clients they belong to, and the returning ones among those — one pass over the visits.
+def _add_clients(report: Report, scope: _Scope, detail: bool) -> None:
+    """Completed visits and the figures about clients, in one pass over the bookings of the period.
 
-    A client is returning when one of their visits in the period has an earlier completed
-    visit anywhere in the company (clients are company-wide; imported history counts).
-    So a client new to the shop who comes twice in the period is returning on the second visit.
-    The earlier visit is looked up in ``booking_client_completed_idx`` (reports migration 0002).
-    Client counts are distinct, so they are kept for the whole period, branches and days only.
+    * completed visits: status «completed», the visit starts in the period (imported ones too);
+    * clients with a visit, and the returning ones among them: a visit is a return when the
+      client's first completed visit anywhere in the company (``Client.first_visit_at``, kept
+      by the booking services; imported history counts) started before it. So a client new
+      to the shop who comes twice in the period is returning on the second visit;
+    * clients with any booking in the period (``_booking_in_period``; visits are among
+      those bookings), and the ones linked to Telegram.
+
+    One join to the clients serves both client flags.
     """
-    earlier_visit = Booking.objects.filter(
-        client=OuterRef("client_id"), status=BookingStatus.COMPLETED, starts_at__lt=OuterRef("starts_at")
-    )
-    rows = (
-        Booking.objects.filter(scope.in_period("starts_at"), status=BookingStatus.COMPLETED)
-        .annotate(c_id=F("client_id"), flag=Exists(earlier_visit), w_id=F("workshop_id"),
-                  local_day=scope.local_date("starts_at"), chan=F("channel"), svc=F("service_id"))
-        .values("c_id", "flag", "w_id", "local_day", "chan", "svc")
-    )
-    aggregates = {"completed": "COUNT(*)", **dict(zip(("visited_clients", "returning_clients"), _CLIENT_COUNTS))}
-    for grouping, keys, values in _grouping_sets(rows, [(), *_DETAIL] if detail else [()], aggregates):
-        if grouping in (("svc",), ("chan",)):
-            values = {"completed": values["completed"]}
-        _store(report, grouping, keys, values)
-
-
-def _add_booked_clients(report: Report, scope: _Scope, detail: bool) -> None:
-    """Clients with any booking in the period, and those linked to Telegram (``_booking_in_period``)."""
+    visit = scope.in_period("starts_at") & Q(status=BookingStatus.COMPLETED)
     rows = (
         Booking.objects.filter(_booking_in_period(scope))
-        .annotate(c_id=F("client_id"), w_id=F("workshop_id"),
-                  flag=_flag(Q(client__telegram_user_id__isnull=False)))
-        .values("c_id", "flag", "w_id")
+        .annotate(
+            c_id=F("client_id"), w_id=F("workshop_id"), chan=F("channel"), svc=F("service_id"),
+            visit=_flag(visit),
+            # Days are days of visits: the other bookings go to a day nobody reads (NULL).
+            local_day=Case(When(visit, then=scope.local_date("starts_at")), output_field=DateField()),
+            came_back=_flag(visit & Q(client__first_visit_at__lt=F("starts_at"))),
+            on_telegram=_flag(Q(client__telegram_user_id__isnull=False)),
+        )
+        .values("c_id", "w_id", "chan", "svc", "visit", "local_day", "came_back", "on_telegram")
     )
-    aggregates = dict(zip(("booked_clients", "telegram_clients"), _CLIENT_COUNTS))
-    for grouping, keys, values in _grouping_sets(rows, [(), ("w_id",)] if detail else [()], aggregates):
-        _store(report, grouping, keys, values)
+    aggregates = {
+        "completed": "SUM(CASE WHEN visit THEN 1 ELSE 0 END)",
+        "visited_clients": "COUNT(DISTINCT CASE WHEN visit THEN c_id END)",
+        "returning_clients": "COUNT(DISTINCT CASE WHEN came_back THEN c_id END)",
+        "booked_clients": "COUNT(DISTINCT c_id)",
+        "telegram_clients": "COUNT(DISTINCT CASE WHEN on_telegram THEN c_id END)",
+    }
+    for grouping, keys, values in _grouping_sets(rows, list(_CLIENT_FIGURES) if detail else [()], aggregates):
+        kept = _CLIENT_FIGURES[grouping]
+        _store(report, grouping, keys, values if kept is None else {name: values[name] for name in kept})
 
 
 def _booking_in_period(scope: _Scope) -> Q:
