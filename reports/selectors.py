@@ -178,60 +178,72 @@ def _zero_clients(figures: Figures, *, booked: bool = True) -> Figures:
 _KEY_TYPES = {"w_id": "integer", "local_day": "date", "chan": "varchar(20)", "svc": "integer", "st": "varchar(20)"}
 _DETAIL = (("w_id",), ("local_day",), ("svc",), ("chan",))
 
+Grouping = tuple[str, ...]
 
-def _grouping_sets(rows: QuerySet, groupings: Sequence[tuple[str, ...]], aggregates: dict[str, str]
-                   ) -> Iterator[tuple[tuple[str, ...], dict[str, object], dict[str, int]]]:
-    """Aggregate ``rows`` once per grouping, in one query. Yields ``(grouping, keys, values)``.
 
-    ``rows`` is a ``values()`` queryset selecting the key columns of ``_KEY_TYPES`` it is
-    grouped by and the columns ``aggregates`` (SQL over those columns) read.
+@dataclass(frozen=True)
+class _Aggregation:
+    """Figures (``aggregates``: name → SQL over the row columns) computed for each of
+    ``groupings``, over the rows that meet ``where`` (SQL; all rows when empty)."""
+
+    groupings: Sequence[Grouping]
+    aggregates: dict[str, str]
+    where: str = ""
+
+
+def _grouping_sets(rows: QuerySet, aggregations: Sequence[_Aggregation]
+                   ) -> Iterator[tuple[Grouping, dict[str, object], dict[str, int]]]:
+    """Run ``aggregations`` over ``rows`` in one query; yields ``(grouping, keys, values)``.
+
+    ``rows`` is a ``values()`` queryset selecting the key columns of ``_KEY_TYPES`` the
+    groupings use and the columns the aggregates and conditions read; ``values`` holds the
+    figures of the grouping's aggregation. On PostgreSQL each aggregation is one select with
+    ``GROUPING SETS`` (one pass over the rows for all its groupings, hash tables at once where
+    no aggregate is ``DISTINCT``); SQLite (the demo runs on it) has none, so there each
+    grouping is a ``GROUP BY`` of its own. The selects are joined with ``UNION ALL`` over the
+    rows computed once (a CTE).
     """
     inner, params = rows.order_by().query.sql_with_params()
-    columns = [c for c in _KEY_TYPES if any(c in grouping for grouping in groupings)]
-    if connection.vendor == "postgresql":
-        sql, index_of = _native_grouping_sets(inner, columns, groupings, aggregates)
-    else:
-        sql, index_of = _portable_grouping_sets(inner, columns, groupings, aggregates), None
+    columns = [c for c in _KEY_TYPES if any(c in g for a in aggregations for g in a.groupings)]
+    names = list(dict.fromkeys(name for a in aggregations for name in a.aggregates))
+    native = connection.vendor == "postgresql"
+    selects: list[str] = []
+    found: dict[tuple[int, int], tuple[_Aggregation, Grouping]] = {}
+    for index, aggregation in enumerate(aggregations):
+        where = f" WHERE {aggregation.where}" if aggregation.where else ""
+        figures = ", ".join(
+            f"{aggregation.aggregates[n]} AS {n}" if n in aggregation.aggregates else f"CAST(NULL AS bigint) AS {n}"
+            for n in names
+        )
+        own = [c for c in columns if any(c in grouping for grouping in aggregation.groupings)]
+        if native and own:
+            # GROUPING() is a bit mask of the columns a row is *not* grouped by, the first the highest bit.
+            for grouping in aggregation.groupings:
+                mask = sum(1 << (len(own) - 1 - i) for i, c in enumerate(own) if c not in grouping)
+                found[(index, mask)] = (aggregation, grouping)
+            sets = ", ".join(f"({', '.join(grouping)})" for grouping in aggregation.groupings)
+            keys = "".join(f"{c}, " if c in own else f"CAST(NULL AS {_KEY_TYPES[c]}), " for c in columns)
+            selects.append(f"SELECT {index}, GROUPING({', '.join(own)}), {keys}{figures} "
+                           f"FROM report_rows{where} GROUP BY GROUPING SETS ({sets})")
+            continue
+        for number, grouping in enumerate(aggregation.groupings):
+            found[(index, number)] = (aggregation, grouping)
+            # Typed NULLs: UNION ALL resolves each column's type from its first branches.
+            keys = "".join(f"{c}, " if c in grouping else f"CAST(NULL AS {_KEY_TYPES[c]}), " for c in columns)
+            group_by = f" GROUP BY {', '.join(grouping)}" if grouping else ""
+            selects.append(f"SELECT {index}, {number}, {keys}{figures} FROM report_rows{where}{group_by}")
+    # PostgreSQL computes a CTE read once in place; read by several selects, it is kept once.
+    materialized = " MATERIALIZED" if native and len(selects) > 1 else ""
+    sql = f"WITH report_rows AS{materialized} ({inner}) " + " UNION ALL ".join(selects)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        for index, *values in cursor.fetchall():
-            grouping = groupings[index_of[index] if index_of else index]
-            keys = dict(zip(columns, values[:len(columns)]))
+        for row in cursor.fetchall():
+            aggregation, grouping = found[(row[0], row[1])]
+            keys = dict(zip(columns, row[2:2 + len(columns)]))
             if isinstance(keys.get("local_day"), str):  # SQLite returns dates as text
                 keys["local_day"] = date.fromisoformat(keys["local_day"])
-            yield grouping, keys, dict(zip(aggregates, (v or 0 for v in values[len(columns):])))
-
-
-def _native_grouping_sets(inner: str, columns: list[str], groupings: Sequence[tuple[str, ...]],
-                          aggregates: dict[str, str]) -> tuple[str, dict[int, int]]:
-    """PostgreSQL's ``GROUPING SETS``: one scan of the rows, hash tables for all groupings at once
-    (where no aggregate is ``DISTINCT``); ``GROUPING()`` tells the groupings apart, as a bit
-    mask of the columns a row is *not* grouped by (the first column the highest bit)."""
-    selected = ", ".join(f"{sql} AS {name}" for name, sql in aggregates.items())
-    if not columns:
-        return f"SELECT 0, {selected} FROM ({inner}) report_rows", {0: 0}
-    masks = {
-        sum(1 << (len(columns) - 1 - i) for i, c in enumerate(columns) if c not in grouping): index
-        for index, grouping in enumerate(groupings)
-    }
-    sets = ", ".join(f"({', '.join(grouping)})" for grouping in groupings)
-    sql = (f"SELECT GROUPING({', '.join(columns)}), {', '.join(columns)}, {selected} "
-           f"FROM ({inner}) report_rows GROUP BY GROUPING SETS ({sets})")
-    return sql, masks
-
-
-def _portable_grouping_sets(inner: str, columns: list[str], groupings: Sequence[tuple[str, ...]],
-                            aggregates: dict[str, str]) -> str:
-    """``GROUPING SETS`` written as a ``GROUP BY`` per grouping over one CTE, joined with
-    ``UNION ALL``, for SQLite (the demo runs on it), which has no ``GROUPING SETS``."""
-    selected = ", ".join(f"{sql} AS {name}" for name, sql in aggregates.items())
-    selects = []
-    for index, grouping in enumerate(groupings):
-        # Typed NULLs: UNION ALL resolves each column's type from its first branches.
-        keys = "".join(f"{c}, " if c in grouping else f"CAST(NULL AS {_KEY_TYPES[c]}), " for c in columns)
-        group_by = f" GROUP BY {', '.join(grouping)}" if grouping else ""
-        selects.append(f"SELECT {index}, {keys}{selected} FROM report_rows{group_by}")
-    return f"WITH report_rows AS ({inner}) " + " UNION ALL ".join(selects)
+            values = dict(zip(names, row[2 + len(columns):]))
+            yield grouping, keys, {name: values[name] or 0 for name in aggregation.aggregates}
 
 
 def _store(report: Report, grouping: tuple[str, ...], keys: dict[str, object], values: dict[str, int]) -> None:
@@ -281,7 +293,7 @@ def _add_created(report: Report, scope: _Scope, detail: bool) -> None:
         "confirmed": "SUM(CASE WHEN confirmed THEN 1 ELSE 0 END)",
         "telegram_new": f"SUM(CASE WHEN chan = '{BookingChannel.TELEGRAM}' THEN 1 ELSE 0 END)",
     }
-    for grouping, keys, values in _grouping_sets(rows, groupings, aggregates):
+    for grouping, keys, values in _grouping_sets(rows, [_Aggregation(groupings, aggregates)]):
         _store(report, grouping, keys, values)
 
 
@@ -304,17 +316,8 @@ def _add_moved(report: Report, scope: _Scope, detail: bool) -> None:
         "cancelled": f"COUNT(DISTINCT CASE WHEN st = '{BookingStatus.CANCELLED}' THEN b_id END)",
         "no_show": f"COUNT(DISTINCT CASE WHEN st = '{BookingStatus.NO_SHOW}' THEN b_id END)",
     }
-    for grouping, keys, values in _grouping_sets(rows, [(), *_DETAIL] if detail else [()], aggregates):
+    for grouping, keys, values in _grouping_sets(rows, [_Aggregation([(), *_DETAIL] if detail else [()], aggregates)]):
         _store(report, grouping, keys, values)
-
-
-# Which figures of the clients query each breakdown keeps: client counts are distinct, so
-# they do not add up; a day counts only its visits.
-_CLIENT_FIGURES = {
-    (): None, ("w_id",): None,
-    ("local_day",): ("completed", "visited_clients", "returning_clients"),
-    ("svc",): ("completed",), ("chan",): ("completed",),
-}
 
 
 def _add_clients(report: Report, scope: _Scope, detail: bool) -> None:
@@ -335,24 +338,34 @@ def _add_clients(report: Report, scope: _Scope, detail: bool) -> None:
         Booking.objects.filter(_booking_in_period(scope))
         .annotate(
             c_id=F("client_id"), w_id=F("workshop_id"), chan=F("channel"), svc=F("service_id"),
-            visit=_flag(visit),
-            # Days are days of visits: the other bookings go to a day nobody reads (NULL).
-            local_day=Case(When(visit, then=scope.local_date("starts_at")), output_field=DateField()),
+            local_day=scope.local_date("starts_at"), visit=_flag(visit),
             came_back=_flag(visit & Q(client__first_visit_at__lt=F("starts_at"))),
             on_telegram=_flag(Q(client__telegram_user_id__isnull=False)),
         )
-        .values("c_id", "w_id", "chan", "svc", "visit", "local_day", "came_back", "on_telegram")
+        .values("c_id", "w_id", "chan", "svc", "local_day", "visit", "came_back", "on_telegram")
     )
-    aggregates = {
+    visited = {
         "completed": "SUM(CASE WHEN visit THEN 1 ELSE 0 END)",
         "visited_clients": "COUNT(DISTINCT CASE WHEN visit THEN c_id END)",
         "returning_clients": "COUNT(DISTINCT CASE WHEN came_back THEN c_id END)",
+    }
+    booked = {
         "booked_clients": "COUNT(DISTINCT c_id)",
         "telegram_clients": "COUNT(DISTINCT CASE WHEN on_telegram THEN c_id END)",
     }
-    for grouping, keys, values in _grouping_sets(rows, list(_CLIENT_FIGURES) if detail else [()], aggregates):
-        kept = _CLIENT_FIGURES[grouping]
-        _store(report, grouping, keys, values if kept is None else {name: values[name] for name in kept})
+    if not detail:
+        aggregations = [_Aggregation([()], visited | booked)]
+    else:
+        # Client counts are distinct, so each breakdown is counted on its own; days, services
+        # and channels count visits only, so they read only the visits.
+        aggregations = [
+            _Aggregation([(), ("w_id",)], visited | booked),
+            _Aggregation([("local_day",)], {"completed": "COUNT(*)", "visited_clients": "COUNT(DISTINCT c_id)",
+                                            "returning_clients": visited["returning_clients"]}, where="visit"),
+            _Aggregation([("svc",), ("chan",)], {"completed": "COUNT(*)"}, where="visit"),
+        ]
+    for grouping, keys, values in _grouping_sets(rows, aggregations):
+        _store(report, grouping, keys, values)
 
 
 def _booking_in_period(scope: _Scope) -> Q:
