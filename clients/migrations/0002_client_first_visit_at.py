@@ -8,7 +8,8 @@ def backfill(apps, schema_editor) -> None:
     """Each client's earliest completed visit, from the bookings already there."""
     Booking = apps.get_model("bookings", "Booking")
     Client = apps.get_model("clients", "Client")
-    first = Booking.objects.filter(client=OuterRef("pk"), status="completed").order_by("starts_at").values("starts_at")[:1]
+    first = Booking.objects.filter(client=OuterRef("pk"), status="completed").order_by("starts_at")
+    first = first.values("starts_at")[:1]
     Client.objects.filter(bookings__status="completed").update(first_visit_at=Subquery(first))
 
 

@@ -8,7 +8,6 @@ from django.test.utils import CaptureQueriesContext
 
 from bookings.models import BookingStatus
 from bookings.services import booking_create, booking_import_visit, booking_transition
-
 from reports.figures import Figures
 from reports.periods import Period
 from reports.selectors import report_figures
@@ -104,5 +103,6 @@ def test_visits_recorded_through_the_booking_services_count_as_returns(workshop,
 
     # Ivan's first visit ever is in the period, his second one is a return; Olga came before (imported).
     assert (report.total.visited_clients, report.total.returning_clients, report.total.completed) == (2, 2, 3)
-    assert (report.by_day[first_day.date()].visited_clients, report.by_day[first_day.date()].returning_clients) == (2, 1)
-    assert (report.by_day[second_day.date()].visited_clients, report.by_day[second_day.date()].returning_clients) == (1, 1)
+    first, second = report.by_day[first_day.date()], report.by_day[second_day.date()]
+    assert (first.visited_clients, first.returning_clients) == (2, 1)
+    assert (second.visited_clients, second.returning_clients) == (1, 1)
