@@ -14,7 +14,9 @@ minutes, skipped when the data is already there) and measures:
 The data: 2023-01-01 … 2025-12-31. The oldest fifth of the visits is imported history
 (channel ``import``, created on the import day); the rest come through Telegram, the
 site, the phone and the API, are created up to 14 days ahead, and end completed (78 %),
-cancelled (15 %) or no-show (7 %), with their status history (about 2.6 M rows).
+cancelled (15 %) or no-show (7 %), with their status history (about 2.6 M rows). Each
+client's first completed visit (``Client.first_visit_at``) is filled in as the booking
+services would have kept it.
 """
 
 import os
@@ -69,10 +71,10 @@ SELECT setseed(0.42);
 TRUNCATE workshops_workshop, workshops_service, clients_client, bookings_booking, bookings_bookinghistory
     RESTART IDENTITY CASCADE;
 INSERT INTO workshops_workshop (name, slug, address, phone, timezone, slot_step_minutes, min_lead_minutes,
-                                horizon_days, telegram_extra_days, is_active)
-VALUES ('СТО Центр', 'center', '', '', 'Europe/Moscow', 30, 60, 14, 0, true),
-       ('СТО Урал', 'ural', '', '', 'Asia/Yekaterinburg', 30, 60, 14, 0, true),
-       ('СТО Сибирь', 'siberia', '', '', 'Asia/Novosibirsk', 30, 60, 14, 0, true);
+                                horizon_days, telegram_extra_days, is_active, manager_emails, reminder_offsets_hours)
+VALUES ('СТО Центр', 'center', '', '', 'Europe/Moscow', 30, 60, 14, 0, true, '', '24, 2'),
+       ('СТО Урал', 'ural', '', '', 'Asia/Yekaterinburg', 30, 60, 14, 0, true, '', '24, 2'),
+       ('СТО Сибирь', 'siberia', '', '', 'Asia/Novosibirsk', 30, 60, 14, 0, true, '', '24, 2');
 INSERT INTO workshops_workinghours (workshop_id, weekday, opens_at, closes_at, break_starts, break_ends)
 SELECT w, d, '09:00', '19:00', '13:00', '14:00' FROM generate_series(1, 3) w, generate_series(0, 5) d;
 INSERT INTO workshops_bay (workshop_id, name, kind, is_active, position)
@@ -81,9 +83,6 @@ INSERT INTO workshops_service (name, duration_minutes, bay_kind, is_active, posi
 SELECT 'Услуга ' || n, 30 * (1 + n % 4), '', true, n FROM generate_series(1, 10) n;
 INSERT INTO workshops_service_workshops (service_id, workshop_id)
 SELECT s, w FROM generate_series(1, 10) s, generate_series(1, 3) w;
-INSERT INTO clients_client (name, kind, inn, email, comment, telegram_user_id, telegram_username, created_at, updated_at)
-SELECT 'Клиент ' || n, 'person', '', '', '', CASE WHEN n % 10 < 4 THEN 100000000 + n END, '', now(), now()
-FROM generate_series(1, {CLIENTS}) n;
 
 INSERT INTO bookings_booking (workshop_id, bay_id, service_id, client_id, starts_at, ends_at, status, channel,
                               comment, created_at)
@@ -104,6 +103,17 @@ FROM (
         FROM generate_series(1, {BOOKINGS}) n
     ) moments
 ) g;
+
+-- Clients after their bookings (no FK checks in replica mode), with the first completed visit
+-- the booking services would have noted (Client.first_visit_at).
+INSERT INTO clients_client (id, name, kind, inn, email, comment, telegram_user_id, telegram_username, first_visit_at,
+                            created_at, updated_at)
+SELECT n, 'Клиент ' || n, 'person', '', '', '', CASE WHEN n % 10 < 4 THEN 100000000 + n END, '', f.first_visit_at,
+       now(), now()
+FROM generate_series(1, {CLIENTS}) n
+LEFT JOIN (SELECT client_id, min(starts_at) AS first_visit_at FROM bookings_booking WHERE status = 'completed'
+           GROUP BY client_id) f ON f.client_id = n;
+SELECT setval(pg_get_serial_sequence('clients_client', 'id'), {CLIENTS});
 
 INSERT INTO bookings_bookinghistory (booking_id, event, from_status, to_status, new_starts_at, at, actor, reason)
 SELECT id, 'created', '', CASE WHEN channel = 'import' THEN 'completed' ELSE 'new' END, starts_at, created_at, '', ''

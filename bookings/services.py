@@ -8,6 +8,7 @@ from datetime import date, datetime, time, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
+from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
 from bookings.availability import (
@@ -277,6 +278,8 @@ def booking_transition(
             )
         locked.status = to_status
         locked.save(update_fields=["status"])
+        if to_status == BookingStatus.COMPLETED:
+            _note_first_visits({locked.client_id: locked.starts_at})
         history = BookingHistory.objects.create(
             booking=locked, event=BookingEvent.STATUS, from_status=old, to_status=to_status,
             by_user=by_user, actor=actor, reason=reason.strip()[:2000],
@@ -398,6 +401,7 @@ def booking_import_visit(
             booking=booking, event=BookingEvent.CREATED, to_status=BookingStatus.COMPLETED,
             new_starts_at=starts_at, actor="Импорт",
         )
+        _note_first_visits({client.pk: starts_at})
         client_link_workshop(client=client, workshop=workshop)
     return booking
 
@@ -448,6 +452,11 @@ def booking_import_visits_bulk(
         ],
         batch_size=5000,
     )
+    firsts: dict[int, datetime] = {}
+    for client_id, starts_at in wanted:
+        if client_id not in firsts or starts_at < firsts[client_id]:
+            firsts[client_id] = starts_at
+    _note_first_visits(firsts)
     Link = Client.workshops.through
     Link.objects.bulk_create(
         [Link(client_id=client_id, workshop_id=workshop.pk) for client_id in client_ids],
@@ -543,6 +552,10 @@ def booking_import_visits_copy(
                 WHERE NOT EXISTS (SELECT 1 FROM {Client.workshops.through._meta.db_table} l
                                   WHERE l.client_id = c.client_id AND l.workshop_id = %(workshop)s)
                 ON CONFLICT DO NOTHING
+            ), first_visits AS (  -- as _note_first_visits: a client's first visit only ever moves earlier
+                UPDATE {Client._meta.db_table} c SET first_visit_at = f.starts_at
+                FROM (SELECT client_id, min(starts_at) AS starts_at FROM created GROUP BY client_id) f
+                WHERE c.id = f.client_id AND (c.first_visit_at IS NULL OR c.first_visit_at > f.starts_at)
             )
             SELECT count(*) FROM created
             """,
@@ -552,3 +565,42 @@ def booking_import_visits_copy(
         created = cursor.fetchone()[0]
         cursor.execute("DROP TABLE import_visits")
     return created
+
+
+# --- the client's first visit (``Client.first_visit_at``) ---------------------------------
+
+
+def _note_first_visits(firsts: dict[int, datetime]) -> None:
+    """Completed visits were just recorded: ``{client_id: start of the earliest of them}``.
+
+    Moves each client's ``first_visit_at`` earlier where the new visit is earlier (or the
+    first). A completed booking never changes status, time or client again (the status
+    machine has no way back from «completed»), so the marker only ever moves earlier, and
+    ``UPDATE … WHERE first_visit_at > new`` stays right when two visits of one client are
+    recorded at once: the second waits for the first's row lock and re-checks its condition.
+    One statement per distinct moment (imported visits share their day's noon).
+    """
+    clients_by_moment: dict[datetime, list[int]] = {}
+    for client_id, moment in firsts.items():
+        clients_by_moment.setdefault(moment, []).append(client_id)
+    for moment, client_ids in clients_by_moment.items():
+        for start in range(0, len(client_ids), 5000):
+            Client.objects.filter(pk__in=client_ids[start:start + 5000]).filter(
+                Q(first_visit_at__isnull=True) | Q(first_visit_at__gt=moment)
+            ).update(first_visit_at=moment)
+
+
+def clients_first_visit_refresh(*, client_ids: list[int] | None = None) -> None:
+    """Recompute ``first_visit_at`` from the bookings, for ``client_ids`` or every client.
+
+    For rows written without the services above: the demo's past bookings, the migration
+    that added the field. The services keep it up to date themselves.
+    """
+    first = Booking.objects.filter(
+        client=OuterRef("pk"), status=BookingStatus.COMPLETED
+    ).order_by("starts_at").values("starts_at")[:1]
+    if client_ids is None:
+        Client.objects.update(first_visit_at=Subquery(first))
+        return
+    for start in range(0, len(client_ids), 5000):
+        Client.objects.filter(pk__in=client_ids[start:start + 5000]).update(first_visit_at=Subquery(first))

@@ -25,6 +25,9 @@ class Client(models.Model):
     telegram_blocked_at = models.DateTimeField(
         "заблокировал бота", null=True, blank=True, help_text="Сообщения в Telegram не доставляются."
     )
+    # The start of the client's earliest completed visit (imported ones too): kept by the
+    # booking services (``bookings.services``), read by the owner reports («returning client»).
+    first_visit_at = models.DateTimeField("первый визит", null=True, blank=True, editable=False)
     created_at = models.DateTimeField("создан", auto_now_add=True)
     updated_at = models.DateTimeField("изменён", auto_now=True)
 

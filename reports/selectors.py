@@ -2,10 +2,12 @@
 
 Every figure is counted in SQL over the period ``[start, end)`` taken in each branch's own
 time zone (a branch in Novosibirsk and one in Moscow each count their own local dates).
-The additive counts come from three grouped queries (created, completed, moved to a
-status) at the grain *branch × local day × channel × service*, rolled up here; distinct
-client counts are one query each (visits, bookings), grouped per breakdown in SQL. A detailed report costs about a
-dozen queries whatever the period; ``detail=False`` (the comparison period) six.
+Three grouped queries, each aggregating every breakdown (total, branch, local day, service,
+channel) in one pass: bookings created in the period; bookings moved to «cancelled» /
+«no-show» in it (from the status history); and the bookings of the period with their
+clients — completed visits, clients who came, returning ones (``Client.first_visit_at``),
+clients with a booking, Telegram-linked ones. A detailed report costs about a dozen queries
+whatever the period; ``detail=False`` (the comparison period) six.
 """
 
 from collections import defaultdict
@@ -138,10 +140,8 @@ def report_figures(*, workshops: Sequence[Workshop], period: Period, detail: boo
     scope = _Scope.of(workshops, period)
     with _report_transaction():
         _add_created(report, scope, detail)
-        _add_completed(report, scope, detail)
         _add_moved(report, scope, detail)
-        _add_visited_clients(report, scope, detail)
-        _add_booked_clients(report, scope, detail)
+        _add_clients(report, scope, detail)
         if detail:
             _add_occupancy(report, scope)
             report.service_names = dict(
@@ -178,32 +178,72 @@ def _zero_clients(figures: Figures, *, booked: bool = True) -> Figures:
 _KEY_TYPES = {"w_id": "integer", "local_day": "date", "chan": "varchar(20)", "svc": "integer", "st": "varchar(20)"}
 _DETAIL = (("w_id",), ("local_day",), ("svc",), ("chan",))
 
+Grouping = tuple[str, ...]
 
-def _grouping_sets(rows: QuerySet, groupings: Sequence[tuple[str, ...]], aggregates: dict[str, str]
-                   ) -> Iterator[tuple[tuple[str, ...], dict[str, object], dict[str, int]]]:
-    """Aggregate ``rows`` once per grouping, in one query: ``GROUPING SETS`` written portably.
 
-    ``rows`` is a ``values()`` queryset selecting the key columns of ``_KEY_TYPES`` it is
-    grouped by and the columns ``aggregates`` (SQL over those columns) read. It becomes a CTE
-    computed once; each grouping is a ``GROUP BY`` over it, joined with ``UNION ALL``
-    (SQLite has no GROUPING SETS; the demo runs on it). Yields ``(grouping, keys, values)``.
+@dataclass(frozen=True)
+class _Aggregation:
+    """Figures (``aggregates``: name → SQL over the row columns) computed for each of
+    ``groupings``, over the rows that meet ``where`` (SQL; all rows when empty)."""
+
+    groupings: Sequence[Grouping]
+    aggregates: dict[str, str]
+    where: str = ""
+
+
+def _grouping_sets(rows: QuerySet, aggregations: Sequence[_Aggregation]
+                   ) -> Iterator[tuple[Grouping, dict[str, object], dict[str, int]]]:
+    """Run ``aggregations`` over ``rows`` in one query; yields ``(grouping, keys, values)``.
+
+    ``rows`` is a ``values()`` queryset selecting the key columns of ``_KEY_TYPES`` the
+    groupings use and the columns the aggregates and conditions read; ``values`` holds the
+    figures of the grouping's aggregation. On PostgreSQL each aggregation is one select with
+    ``GROUPING SETS`` (one pass over the rows for all its groupings, hash tables at once where
+    no aggregate is ``DISTINCT``); SQLite (the demo runs on it) has none, so there each
+    grouping is a ``GROUP BY`` of its own. The selects are joined with ``UNION ALL`` over the
+    rows computed once (a CTE).
     """
     inner, params = rows.order_by().query.sql_with_params()
-    columns = [c for c in _KEY_TYPES if any(c in grouping for grouping in groupings)]
-    selected = ", ".join(f"{sql} AS {name}" for name, sql in aggregates.items())
-    selects = []
-    for index, grouping in enumerate(groupings):
-        # Typed NULLs: UNION ALL resolves each column's type from its first branches.
-        keys = "".join(f"{c}, " if c in grouping else f"CAST(NULL AS {_KEY_TYPES[c]}), " for c in columns)
-        group_by = f" GROUP BY {', '.join(grouping)}" if grouping else ""
-        selects.append(f"SELECT {index}, {keys}{selected} FROM report_rows{group_by}")
+    columns = [c for c in _KEY_TYPES if any(c in g for a in aggregations for g in a.groupings)]
+    names = list(dict.fromkeys(name for a in aggregations for name in a.aggregates))
+    native = connection.vendor == "postgresql"
+    selects: list[str] = []
+    found: dict[tuple[int, int], tuple[_Aggregation, Grouping]] = {}
+    for index, aggregation in enumerate(aggregations):
+        where = f" WHERE {aggregation.where}" if aggregation.where else ""
+        figures = ", ".join(
+            f"{aggregation.aggregates[n]} AS {n}" if n in aggregation.aggregates else f"CAST(NULL AS bigint) AS {n}"
+            for n in names
+        )
+        own = [c for c in columns if any(c in grouping for grouping in aggregation.groupings)]
+        if native and own:
+            # GROUPING() is a bit mask of the columns a row is *not* grouped by, the first the highest bit.
+            for grouping in aggregation.groupings:
+                mask = sum(1 << (len(own) - 1 - i) for i, c in enumerate(own) if c not in grouping)
+                found[(index, mask)] = (aggregation, grouping)
+            sets = ", ".join(f"({', '.join(grouping)})" for grouping in aggregation.groupings)
+            keys = "".join(f"{c}, " if c in own else f"CAST(NULL AS {_KEY_TYPES[c]}), " for c in columns)
+            selects.append(f"SELECT {index}, GROUPING({', '.join(own)}), {keys}{figures} "
+                           f"FROM report_rows{where} GROUP BY GROUPING SETS ({sets})")
+            continue
+        for number, grouping in enumerate(aggregation.groupings):
+            found[(index, number)] = (aggregation, grouping)
+            # Typed NULLs: UNION ALL resolves each column's type from its first branches.
+            keys = "".join(f"{c}, " if c in grouping else f"CAST(NULL AS {_KEY_TYPES[c]}), " for c in columns)
+            group_by = f" GROUP BY {', '.join(grouping)}" if grouping else ""
+            selects.append(f"SELECT {index}, {number}, {keys}{figures} FROM report_rows{where}{group_by}")
+    # PostgreSQL computes a CTE read once in place; read by several selects, it is kept once.
+    materialized = " MATERIALIZED" if native and len(selects) > 1 else ""
+    sql = f"WITH report_rows AS{materialized} ({inner}) " + " UNION ALL ".join(selects)
     with connection.cursor() as cursor:
-        cursor.execute(f"WITH report_rows AS ({inner}) " + " UNION ALL ".join(selects), params)
-        for index, *values in cursor.fetchall():
-            keys = dict(zip(columns, values[:len(columns)]))
+        cursor.execute(sql, params)
+        for row in cursor.fetchall():
+            aggregation, grouping = found[(row[0], row[1])]
+            keys = dict(zip(columns, row[2:2 + len(columns)]))
             if isinstance(keys.get("local_day"), str):  # SQLite returns dates as text
                 keys["local_day"] = date.fromisoformat(keys["local_day"])
-            yield groupings[index], keys, dict(zip(aggregates, (v or 0 for v in values[len(columns):])))
+            values = dict(zip(names, row[2 + len(columns):]))
+            yield grouping, keys, {name: values[name] or 0 for name in aggregation.aggregates}
 
 
 def _store(report: Report, grouping: tuple[str, ...], keys: dict[str, object], values: dict[str, int]) -> None:
@@ -253,19 +293,7 @@ def _add_created(report: Report, scope: _Scope, detail: bool) -> None:
         "confirmed": "SUM(CASE WHEN confirmed THEN 1 ELSE 0 END)",
         "telegram_new": f"SUM(CASE WHEN chan = '{BookingChannel.TELEGRAM}' THEN 1 ELSE 0 END)",
     }
-    for grouping, keys, values in _grouping_sets(rows, groupings, aggregates):
-        _store(report, grouping, keys, values)
-
-
-def _add_completed(report: Report, scope: _Scope, detail: bool) -> None:
-    """Completed visits: status «completed» and the visit starts in the period (imported ones too)."""
-    rows = (
-        Booking.objects.filter(scope.in_period("starts_at"), status=BookingStatus.COMPLETED)
-        .annotate(w_id=F("workshop_id"), local_day=scope.local_date("starts_at"), chan=F("channel"),
-                  svc=F("service_id"))
-        .values("w_id", "local_day", "chan", "svc")
-    )
-    for grouping, keys, values in _grouping_sets(rows, [(), *_DETAIL] if detail else [()], {"completed": "COUNT(*)"}):
+    for grouping, keys, values in _grouping_sets(rows, [_Aggregation(groupings, aggregates)]):
         _store(report, grouping, keys, values)
 
 
@@ -288,46 +316,55 @@ def _add_moved(report: Report, scope: _Scope, detail: bool) -> None:
         "cancelled": f"COUNT(DISTINCT CASE WHEN st = '{BookingStatus.CANCELLED}' THEN b_id END)",
         "no_show": f"COUNT(DISTINCT CASE WHEN st = '{BookingStatus.NO_SHOW}' THEN b_id END)",
     }
-    for grouping, keys, values in _grouping_sets(rows, [(), *_DETAIL] if detail else [()], aggregates):
+    for grouping, keys, values in _grouping_sets(rows, [_Aggregation([(), *_DETAIL] if detail else [()], aggregates)]):
         _store(report, grouping, keys, values)
 
 
-_CLIENT_COUNTS = "COUNT(DISTINCT c_id)", "COUNT(DISTINCT CASE WHEN flag THEN c_id END)"
+def _add_clients(report: Report, scope: _Scope, detail: bool) -> None:
+    """Completed visits and the figures about clients, in one pass over the bookings of the period.
 
+    * completed visits: status «completed», the visit starts in the period (imported ones too);
+    * clients with a visit, and the returning ones among them: a visit is a return when the
+      client's first completed visit anywhere in the company (``Client.first_visit_at``, kept
+      by the booking services; imported history counts) started before it. So a client new
+      to the shop who comes twice in the period is returning on the second visit;
+    * clients with any booking in the period (``_booking_in_period``; visits are among
+      those bookings), and the ones linked to Telegram.
 
-def _add_visited_clients(report: Report, scope: _Scope, detail: bool) -> None:
-    """Clients with a completed visit in the period, and the returning ones among them.
-
-    A client is returning when one of their visits in the period has an earlier completed
-    visit anywhere in the company (clients are company-wide; imported history counts).
-    So a client new to the shop who comes twice in the period is returning on the second visit.
-    The earlier visit is looked up in ``booking_client_completed_idx`` (reports migration 0002).
+    One join to the clients serves both client flags.
     """
-    earlier_visit = Booking.objects.filter(
-        client=OuterRef("client_id"), status=BookingStatus.COMPLETED, starts_at__lt=OuterRef("starts_at")
-    )
-    rows = (
-        Booking.objects.filter(scope.in_period("starts_at"), status=BookingStatus.COMPLETED)
-        .annotate(c_id=F("client_id"), flag=Exists(earlier_visit), w_id=F("workshop_id"),
-                  local_day=scope.local_date("starts_at"))
-        .values("c_id", "flag", "w_id", "local_day")
-    )
-    groupings = [(), ("w_id",), ("local_day",)] if detail else [()]
-    aggregates = dict(zip(("visited_clients", "returning_clients"), _CLIENT_COUNTS))
-    for grouping, keys, values in _grouping_sets(rows, groupings, aggregates):
-        _store(report, grouping, keys, values)
-
-
-def _add_booked_clients(report: Report, scope: _Scope, detail: bool) -> None:
-    """Clients with any booking in the period, and those linked to Telegram (``_booking_in_period``)."""
+    visit = scope.in_period("starts_at") & Q(status=BookingStatus.COMPLETED)
     rows = (
         Booking.objects.filter(_booking_in_period(scope))
-        .annotate(c_id=F("client_id"), w_id=F("workshop_id"),
-                  flag=_flag(Q(client__telegram_user_id__isnull=False)))
-        .values("c_id", "flag", "w_id")
+        .annotate(
+            c_id=F("client_id"), w_id=F("workshop_id"), chan=F("channel"), svc=F("service_id"),
+            local_day=scope.local_date("starts_at"), visit=_flag(visit),
+            came_back=_flag(visit & Q(client__first_visit_at__lt=F("starts_at"))),
+            on_telegram=_flag(Q(client__telegram_user_id__isnull=False)),
+        )
+        .values("c_id", "w_id", "chan", "svc", "local_day", "visit", "came_back", "on_telegram")
     )
-    aggregates = dict(zip(("booked_clients", "telegram_clients"), _CLIENT_COUNTS))
-    for grouping, keys, values in _grouping_sets(rows, [(), ("w_id",)] if detail else [()], aggregates):
+    visited = {
+        "completed": "SUM(CASE WHEN visit THEN 1 ELSE 0 END)",
+        "visited_clients": "COUNT(DISTINCT CASE WHEN visit THEN c_id END)",
+        "returning_clients": "COUNT(DISTINCT CASE WHEN came_back THEN c_id END)",
+    }
+    booked = {
+        "booked_clients": "COUNT(DISTINCT c_id)",
+        "telegram_clients": "COUNT(DISTINCT CASE WHEN on_telegram THEN c_id END)",
+    }
+    if not detail:
+        aggregations = [_Aggregation([()], visited | booked)]
+    else:
+        # Client counts are distinct, so each breakdown is counted on its own; days, services
+        # and channels count visits only, so they read only the visits.
+        aggregations = [
+            _Aggregation([(), ("w_id",)], visited | booked),
+            _Aggregation([("local_day",)], {"completed": "COUNT(*)", "visited_clients": "COUNT(DISTINCT c_id)",
+                                            "returning_clients": visited["returning_clients"]}, where="visit"),
+            _Aggregation([("svc",), ("chan",)], {"completed": "COUNT(*)"}, where="visit"),
+        ]
+    for grouping, keys, values in _grouping_sets(rows, aggregations):
         _store(report, grouping, keys, values)
 
 

@@ -1,12 +1,18 @@
 """The figures of DESIGN §4 against the hand-built March (tests/reports/world.py)."""
 
+from datetime import date, timedelta
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from bookings.models import BookingStatus
+from bookings.services import booking_create, booking_import_visit, booking_transition
 from reports.figures import Figures
 from reports.periods import Period
 from reports.selectors import report_figures
+from tests.conftest import next_weekday
+from tests.factories import ClientFactory
 from tests.reports.world import BEFORE_MARCH, EXPECTED, MARCH, expected_day
 from workshops.models import Workshop
 
@@ -77,3 +83,26 @@ def test_it_costs_a_fixed_number_of_queries_whatever_the_period(march_world):
         report_figures(workshops=workshops, period=Period(MARCH.start.replace(year=2024), MARCH.start))
 
     assert len(month) == len(year) <= 12 + len(workshops)
+
+
+def test_visits_recorded_through_the_booking_services_count_as_returns(workshop, lift, oil_change, client_ivan):
+    """No fixture shortcut here: the engine books, marks done, and imports (the first visits the services keep)."""
+    msk = workshop.tz
+    first_day, second_day = next_weekday(1, msk, 10), next_weekday(1, msk, 10, weeks=1)
+    olga = ClientFactory(name="Ольга")
+    visits = ((client_ivan, first_day), (client_ivan, second_day), (olga, first_day + timedelta(hours=5)))
+    for client, starts_at in visits:
+        booking = booking_create(workshop=workshop, service=oil_change, client=client, starts_at=starts_at,
+                                 channel="phone")
+        booking_transition(booking=booking, to_status=BookingStatus.CONFIRMED)
+        booking_transition(booking=booking, to_status=BookingStatus.COMPLETED, now=second_day + timedelta(hours=2))
+    booking_import_visit(workshop=workshop, client=olga, service=oil_change, visited_on=date(2024, 6, 10))
+    period = Period(first_day.date(), second_day.date() + timedelta(days=1))
+
+    report = report_figures(workshops=[workshop], period=period)
+
+    # Ivan's first visit ever is in the period, his second one is a return; Olga came before (imported).
+    assert (report.total.visited_clients, report.total.returning_clients, report.total.completed) == (2, 2, 3)
+    first, second = report.by_day[first_day.date()], report.by_day[second_day.date()]
+    assert (first.visited_clients, first.returning_clients) == (2, 1)
+    assert (second.visited_clients, second.returning_clients) == (1, 1)

@@ -3,7 +3,9 @@
 Rows are past state, so they are written with ``BookingFactory`` / the ORM, not the
 engine (which refuses times in the past). ``Booking.created_at`` and ``BookingHistory.at``
 are ``auto_now_add``: Django overwrites any value given on insert, so the past moments are
-set with a queryset ``update()`` right after each row is created.
+set with a queryset ``update()`` right after each row is created. The clients' first
+visits, which the booking services keep as they record visits, are then worked out from
+the rows (``clients_first_visit_refresh``), as the demo does for its past bookings.
 
 Period: [2025-03-01, 2025-04-01) in each branch's local dates.
 Branch A «СТО Центр» is in Moscow (UTC+3), branch B «СТО Восток» in Novosibirsk (UTC+7):
@@ -17,6 +19,7 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from bookings.models import Booking, BookingChannel, BookingEvent, BookingHistory, BookingStatus
+from bookings.services import clients_first_visit_refresh
 from clients.models import Client
 from reports.periods import Period
 from tests.factories import (
@@ -173,6 +176,8 @@ def march_world(db) -> World:
     book(workshop=B, client=lev, service=oil, channel=WEB, created=local(B, "2025-03-10 10:00"),
          starts=local(B, "2025-04-01 00:30"), status=COMPLETED,
          history=((CONFIRMED, local(B, "2025-03-10 11:00")), (COMPLETED, local(B, "2025-04-01 01:30"))))
+
+    clients_first_visit_refresh()
 
     owner = UserFactory(username="owner", is_superuser=True)
     manager_center = MembershipFactory(workshop=center, user__username="manager_center").user

@@ -25,7 +25,12 @@ from bookings.models import (
     Notification,
     NotificationState,
 )
-from bookings.services import booking_create, booking_import_visit, booking_transition
+from bookings.services import (
+    booking_create,
+    booking_import_visit,
+    booking_transition,
+    clients_first_visit_refresh,
+)
 from clients.models import Client, ClientKind, Vehicle
 from clients.services import client_get_or_create_by_phone, vehicle_add
 from workshops.demo import data, people
@@ -197,6 +202,9 @@ def load_history(demo: Demo) -> None:
             else:
                 day = moment.astimezone(workshop.tz).date()
                 _write_past_booking(demo, who, workshop, service, schedules[who.branch][day])
+    # The past bookings were written as rows, not through booking_transition: their clients'
+    # first visits are worked out from them (the imported ones were noted by the import).
+    clients_first_visit_refresh(client_ids=[who.client.pk for who in demo.clients])
 
 
 def _free_bay(demo: Demo, bays: list[Bay], starts: datetime, ends: datetime) -> Bay | None:
