@@ -140,7 +140,7 @@ def build_application(
         .concurrent_updates(update_processor or PerUserUpdateProcessor())
         # Half of the bot's CPU went into httpx per Bot API call; see botapp/request.py.
         .request(LeanRequest())
-        # The long poll runs once per 10 s at most, so its client's speed does not matter;
+        # One long poll fetches a batch of updates, so its client's speed hardly matters;
         # with a heartbeat file, it is the one that tells the healthcheck we hear from Telegram.
         .get_updates_request(HeartbeatRequest() if settings.HEARTBEAT_FILE else LeanRequest(pool_size=1))
     )
