@@ -30,6 +30,7 @@ from bookings.models import (
     RecipientKind,
 )
 from bookings.notifications.queue import queue_send
+from workshops.models import Workshop
 
 CLIENT_TEMPLATES = {
     BookingStatus.CONFIRMED: "client_booking_confirmed",
@@ -37,19 +38,26 @@ CLIENT_TEMPLATES = {
 }
 MANAGER_STATUSES = frozenset({BookingStatus.CONFIRMED, BookingStatus.CANCELLED})
 REPLACED_BY_CANCELLATION = ("client_reminder", "client_thanks")
+NEW_BOOKING_TEMPLATE = "manager_new_booking"
+
+
+def manager_channels(workshop: Workshop) -> list[str]:
+    """The channels the branch has set up for its managers: a message goes by each."""
+    channels = []
+    if workshop.manager_telegram_chat_id:
+        channels.append(NotificationChannel.TELEGRAM)
+    if workshop.manager_emails.strip():
+        channels.append(NotificationChannel.EMAIL)
+    return channels
 
 
 def manager_rows(booking: Booking, template_key: str, history: BookingHistory) -> list[Notification]:
     """One row per channel the branch has set up for its managers."""
-    workshop = booking.workshop
-    common = dict(booking=booking, workshop=workshop, history=history, recipient_kind=RecipientKind.MANAGERS,
-                  template_key=template_key)
-    rows = []
-    if workshop.manager_telegram_chat_id:
-        rows.append(Notification(channel=NotificationChannel.TELEGRAM, **common))
-    if workshop.manager_emails.strip():
-        rows.append(Notification(channel=NotificationChannel.EMAIL, **common))
-    return rows
+    return [
+        Notification(booking=booking, workshop=booking.workshop, history=history,
+                     recipient_kind=RecipientKind.MANAGERS, channel=channel, template_key=template_key)
+        for channel in manager_channels(booking.workshop)
+    ]
 
 
 def client_channel(booking: Booking, *, telegram_only: bool = False) -> str | None:
@@ -76,7 +84,9 @@ def client_rows(booking: Booking, template_key: str, history: BookingHistory | N
 def _rows_for(booking: Booking, history: BookingHistory) -> list[Notification]:
     by_staff = history.by_user_id is not None
     if history.event == BookingEvent.CREATED:
-        return manager_rows(booking, "manager_new_booking", history)
+        # On PostgreSQL booking_create writes these rows itself, in the statement that
+        # inserts the booking (bookings.services._save_new_booking): change both together.
+        return manager_rows(booking, NEW_BOOKING_TEMPLATE, history)
     if history.event == BookingEvent.RESCHEDULED:
         if by_staff:
             return client_rows(booking, "client_booking_rescheduled", history)
@@ -104,7 +114,12 @@ def notifications_for_event(booking: Booking, history: BookingHistory) -> list[N
             state=NotificationState.PENDING, template_key__in=REPLACED_BY_CANCELLATION
         ).update(state=NotificationState.SKIPPED, last_error="Запись отменена.", claimed_at=None)
     rows = Notification.objects.bulk_create(_rows_for(booking, history))
-    if rows:
-        transaction.on_commit(partial(queue_send, [row.pk for row in rows]))
+    queue_after_commit([row.pk for row in rows])
     return rows
+
+
+def queue_after_commit(notification_ids: list[int]) -> None:
+    """Queue the rows for sending once the transaction that wrote them commits; if it rolls back, nothing."""
+    if notification_ids:
+        transaction.on_commit(partial(queue_send, notification_ids))
 

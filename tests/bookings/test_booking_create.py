@@ -10,7 +10,14 @@ from bookings.errors import BookingRuleError, SlotTaken
 from bookings.models import Booking, BookingChannel, BookingHistory, BookingStatus
 from bookings.services import booking_create
 from tests.conftest import next_weekday
-from tests.factories import BayFactory, ClientFactory, ServiceFactory, VehicleFactory, WorkshopFactory
+from tests.factories import (
+    BayFactory,
+    ClientFactory,
+    ServiceFactory,
+    UserFactory,
+    VehicleFactory,
+    WorkshopFactory,
+)
 from workshops.models import BayKind, ClosedDay
 
 MSK = zoneinfo.ZoneInfo("Europe/Moscow")
@@ -38,6 +45,27 @@ def test_it_books_a_free_slot_and_records_the_creation(workshop, lift, oil_chang
     assert booking.ends_at - booking.starts_at == timedelta(minutes=60)
     assert list(booking.history.values_list("event", "to_status")) == [("created", "new")]
     assert workshop in client_ivan.workshops.all()
+
+
+def test_the_booking_it_returns_is_the_one_stored_with_who_made_it(workshop, lift, oil_change, client_ivan):
+    manager = UserFactory()
+    car = VehicleFactory(client=client_ivan)
+    booking = book(workshop, oil_change, client_ivan, next_weekday(1, MSK, 10), channel=BookingChannel.PHONE,
+                   vehicle=car, comment="  Стучит подвеска\x00 ", created_by=manager, actor="Ольга")
+    stored = Booking.objects.get()
+    fields = ("pk", "workshop_id", "bay_id", "service_id", "client_id", "vehicle_id", "starts_at", "ends_at",
+              "status", "channel", "comment", "created_at", "created_by_id")
+    assert [getattr(booking, f) for f in fields] == [getattr(stored, f) for f in fields]
+    assert stored.comment == "Стучит подвеска"
+    history = stored.history.get()
+    assert (history.by_user, history.actor, history.new_starts_at) == (manager, "Ольга", stored.starts_at)
+    booking.refresh_from_db()  # an ordinary saved instance
+
+
+def test_a_second_booking_keeps_the_client_linked_to_the_branch_once(workshop, lift, oil_change, client_ivan):
+    book(workshop, oil_change, client_ivan, next_weekday(1, MSK, 10))
+    book(workshop, oil_change, client_ivan, next_weekday(1, MSK, 11))
+    assert list(client_ivan.workshops.all()) == [workshop]
 
 
 def test_it_rejects_a_taken_slot_with_alternatives(workshop, lift, oil_change, client_ivan):

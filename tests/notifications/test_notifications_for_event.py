@@ -3,8 +3,20 @@
 import pytest
 from django.db import transaction
 
-from bookings.models import BookingStatus, Notification, NotificationChannel, NotificationState, RecipientKind
-from bookings.services import booking_create, booking_import_visit, booking_reschedule, booking_transition
+from bookings.models import (
+    BookingStatus,
+    Notification,
+    NotificationChannel,
+    NotificationState,
+    RecipientKind,
+)
+from bookings.notifications.events import notifications_for_event
+from bookings.services import (
+    booking_create,
+    booking_import_visit,
+    booking_reschedule,
+    booking_transition,
+)
 from tests.conftest import next_weekday
 from tests.factories import ClientFactory, UserFactory
 from tests.notifications.conftest import MSK
@@ -21,6 +33,20 @@ def test_a_new_booking_tells_the_managers_in_telegram_and_by_e_mail(booking):
         (RecipientKind.MANAGERS, NotificationChannel.EMAIL, "manager_new_booking"),
     ]
     assert all(n.state == NotificationState.PENDING and n.workshop_id == booking.workshop_id for n in new)
+
+
+def test_a_new_bookings_rows_are_the_ones_notifications_for_event_writes_for_it(booking):
+    """booking_create writes them in the statement that inserts the booking (PostgreSQL): the same rows."""
+    history = booking.history.get()
+    written = rows(booking=booking)
+    again = notifications_for_event(booking, history)
+    assert len(again) == len(written) == 2
+    times = {"id", "created_at", "next_attempt_at"}
+    fields = [f.attname for f in Notification._meta.concrete_fields if f.attname not in times]
+    assert [[getattr(n, f) for f in fields] for n in written] == [
+        [getattr(n, f) for f in fields] for n in rows(pk__in=[n.pk for n in again])
+    ]
+    assert all(n.created_at == n.next_attempt_at == booking.created_at for n in written)
 
 
 def test_the_rows_are_queued_only_after_commit_and_carry_no_names_or_phones(
