@@ -228,6 +228,14 @@ def test_bookings_are_found_by_client_name(alpha, manager_client):
     assert [b.pk for b in response.context["cl"].result_list] == [alpha.booking.pk]
 
 
+def test_bookings_are_found_by_part_of_the_clients_name_in_any_case(alpha, manager_client):
+    alpha.client.name = "Пётр Ильич Чайковский"
+    alpha.client.save()
+    for typed in ("чайков", "ЙКОВС", "пётр ильич"):
+        response = manager_client.get(CHANGELIST, {"q": typed})
+        assert [b.pk for b in response.context["cl"].result_list] == [alpha.booking.pk], typed
+
+
 def test_the_day_filter_uses_each_branchs_local_date(alpha, beta, owner_client):
     """Late evening in Yekaterinburg is still «today» there, whatever Moscow's date is."""
     for branch in (alpha, beta):

@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from clients.models import Client, ClientPhone
 from tests.admin.conftest import MARKER
-from tests.factories import ServiceFactory
+from tests.factories import ClientFactory, ServiceFactory
 from workshops.models import ClosedDay, Workshop
 
 
@@ -137,6 +137,21 @@ def test_clients_are_found_by_plate_in_any_spelling(alpha, manager_client, typed
 def test_clients_are_found_by_name_words_in_any_order(alpha, manager_client):
     response = manager_client.get(reverse("admin:clients_client_changelist"), {"q": "альфа клиент"})
     assert [c.pk for c in response.context["cl"].result_list] == [alpha.client.pk]
+
+
+ANNA, ANDREY = "Анна Сергеевна Ёжикова", "Андрей Ежов"
+
+
+@pytest.mark.parametrize(("typed", "found"), [
+    ("ёжиков", [ANNA]), ("ЁЖИК", [ANNA]), ("ергеевн", [ANNA]), ("жИкОвА", [ANNA]), ("ёжикова анна", [ANNA]),
+    ("ежов", [ANDREY]),
+    ("ан", [ANDREY, ANNA]),  # shorter than a trigram: the index cannot narrow it, the search still finds both
+])
+def test_clients_are_found_by_any_part_of_a_name_in_any_case(alpha, manager_client, typed, found):
+    for name in (ANNA, ANDREY):
+        ClientFactory(name=name).workshops.add(alpha.workshop)
+    response = manager_client.get(reverse("admin:clients_client_changelist"), {"q": typed})
+    assert [c.name for c in response.context["cl"].result_list] == found
 
 
 def test_a_search_never_finds_another_branchs_client(alpha, beta, manager_client):
