@@ -152,7 +152,7 @@ def _taken_bay_ids(
     if connection.vendor == "postgresql":
         # The exclusion constraint's GiST index finds the overlapping bookings at once, where
         # ``starts_at < end AND ends_at > start`` reads every active booking of every branch
-        # that starts before ``ends_at`` (1 ms of 1,000 upcoming bookings; BENCHMARKS.md).
+        # that starts before ``ends_at`` (≈ 1 ms at 2,500 upcoming bookings; BENCHMARKS.md).
         overlap, times = "tstzrange(starts_at, ends_at) && tstzrange(%s, %s)", [starts_at, ends_at]
     else:
         adapt = connection.ops.adapt_datetimefield_value
@@ -259,7 +259,8 @@ def _save_new_booking(booking: Booking, *, actor: str) -> None:
     write the outbox rows ``notifications_for_event`` calls for; they are queued after commit.
 
     On PostgreSQL all four in one statement (``_NEW_BOOKING_SQL``): through the ORM they
-    cost a third of ``booking_create``'s Python, and four round trips (BENCHMARKS.md).
+    cost over a third of ``booking_create``'s Python, and four round trips (BENCHMARKS.md).
+    No signal handlers listen to these models, so skipping ``save()`` skips nothing.
     """
     if connection.vendor != "postgresql":  # SQLite (the demo) has no INSERT inside WITH
         booking.save()
@@ -289,7 +290,7 @@ def _save_new_booking(booking: Booking, *, actor: str) -> None:
 
 
 # Columns the models fill by default are written out: Django's defaults live in Python, not in the
-# tables. A column added to these models without a database default fails here in every test.
+# tables. A NOT NULL column added to these models without a database default fails here in every test.
 _NEW_BOOKING_SQL = f"""
     WITH booking AS (
         INSERT INTO {Booking._meta.db_table} (workshop_id, bay_id, service_id, client_id, vehicle_id, starts_at,
