@@ -338,11 +338,6 @@ def start_bot(played: Played, concurrency: int, token: str, base_url: str, webho
         for future in [handlers._db_executor.submit(install) for _ in range(handlers.DB_THREADS)]:
             future.result(15)
 
-    if os.environ.get("BENCH_BOT_REQUEST") == "aiohttp":  # measuring the two clients against each other
-        from botapp import application as app_module
-        from botapp.request import AiohttpRequest
-
-        app_module.LeanRequest = AiohttpRequest
     application = build_application(
         token=token, base_url=base_url, rate_limiter=None, update_processor=TimedProcessor(concurrency),
     )
