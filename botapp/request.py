@@ -1,13 +1,12 @@
 """The bot's Bot API client, plugged into python-telegram-bot: ``AiohttpRequest``, a ``BaseRequest`` on aiohttp.
 
-Why not PTB's default ``HTTPXRequest``: measured here, one Bot API call through httpx,
-httpcore and anyio costs ≈ 0.55 ms of CPU (request and response models, an anyio
-checkpoint per read and write, and httpcore scanning every pooled connection with two
-system calls on each request); an update makes two or three calls, so the HTTP client
-alone was half of the bot's CPU. Measured the same way (``send_message`` to the local
-Bot API server, 8 at a time, PTB's own work included), a call costs ≈ 1.1 ms of CPU
-through httpx and ≈ 0.28 ms through aiohttp's client, whose HTTP parser is in C
-(BENCHMARKS.md, "Telegram bot").
+Why not PTB's default ``HTTPXRequest``: httpx, httpcore and anyio spend much CPU per call
+(request and response models, an anyio checkpoint per read and write, httpcore scanning
+every pooled connection with two system calls on each request); an update makes two or
+three calls, so the HTTP client was half of the bot's CPU. ``send_message`` to the local
+Bot API server, 8 at a time, PTB's own work included: ≈ 1.1 ms of CPU per call through
+httpx, ≈ 0.28 ms through aiohttp's client, whose HTTP parser is in C (BENCHMARKS.md,
+"Telegram bot").
 """
 
 from __future__ import annotations
@@ -31,8 +30,8 @@ class AiohttpRequest(BaseRequest):
     Honours ``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``NO_PROXY`` from the environment, as PTB's httpx
     client does (a VPS that reaches Telegram only through a proxy). They are read once, at
     ``initialize``, rather than through aiohttp's ``trust_env``, which looks them and ``~/.netrc``
-    up again on two worker threads for every request: measured here, ≈ 0.3 ms more CPU per call,
-    twice the cost of the call itself. Plain calls are sent URL-encoded, uploads as multipart,
+    up again on two worker threads for every request: measured here, that doubled the CPU of a
+    call (≈ 0.3 ms more). Plain calls are sent URL-encoded, uploads as multipart,
     both as ``HTTPXRequest`` sends them. Errors become ``TimedOut`` / ``NetworkError`` naming the Bot
     API method only: several aiohttp errors put the URL, which holds the token, in their text,
     so neither that text nor the original exception (``from None``) goes into ours.
