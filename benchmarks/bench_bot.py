@@ -119,7 +119,7 @@ def press(server, user_id: int, message: dict, *, label: str = "", action: str =
     server.user_presses(user_id, chosen["callback_data"], message=message)
 
 
-def act(server, user_id: int, n: int, phone: str) -> bool | None:  # noqa: PLR0911, PLR0912 (one branch per screen)
+def act(server, user_id: int, n: int, phone: str) -> bool | None:
     """Send the update a person would send next, judging by the bot's last message.
 
     ``True`` when sent, ``False`` when the user is booked, ``None`` when the bot's answer
@@ -163,7 +163,7 @@ def act(server, user_id: int, n: int, phone: str) -> bool | None:  # noqa: PLR09
 
 
 # --- the Bot API server and the users, in their own process ----------------------------------
-def serve_and_drive(pipe, phones: dict[int, str], first_update_id: int) -> None:  # noqa: ANN001
+def serve_and_drive(pipe, phones: dict[int, str], first_update_id: int) -> None:
     """Child process: run the Bot API server, tell its URL, then play the users until all are booked."""
     from tests.botapi import BotApiServer
 
@@ -243,7 +243,7 @@ class Forwarder:
                 queue.put(None)
 
     @staticmethod
-    def _send(url, queue) -> None:  # noqa: ANN001
+    def _send(url, queue) -> None:
         import http.client
 
         connection = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
@@ -292,7 +292,7 @@ class Played:
         return ", ".join(f"{label} {self.queries[label] / len(times):.1f}" for label, times in steps)
 
 
-def start_bot(played: Played, concurrency: int, token: str, base_url: str, webhook_port: int | None = None):  # noqa: ANN201
+def start_bot(played: Played, concurrency: int, token: str, base_url: str, webhook_port: int | None = None):
     """The production application on its own loop thread, each update timed and its queries counted; returns ``stop()``.
 
     Polls the Bot API server, or with ``webhook_port`` serves PTB's webhook there (secret
@@ -323,7 +323,7 @@ def start_bot(played: Played, concurrency: int, token: str, base_url: str, webho
 
             await super().do_process_update(update, timed())
 
-    def count(execute, sql, params, many, context):  # noqa: ANN001
+    def count(execute, sql, params, many, context):
         played.queries[_current_step.get()] += 1
         return execute(sql, params, many, context)
 
@@ -405,7 +405,7 @@ def play(phones: dict[int, str], concurrency: int) -> Played:
 
 
 # --- webhook mode: several bot processes ------------------------------------------------------
-def webhook_bot(pipe, token: str, base_url: str, port: int, concurrency: int) -> None:  # noqa: ANN001
+def webhook_bot(pipe, token: str, base_url: str, port: int, concurrency: int) -> None:
     """Child process: one ``runbot --webhook``-like bot process; reports what it measured when told to stop."""
     import django
 

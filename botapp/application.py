@@ -21,26 +21,25 @@ from telegram.ext import (
     TypeHandler,
     filters,
 )
-from telegram.request import HTTPXRequest
 
 from botapp import handlers
-from botapp.request import LeanRequest
+from botapp.request import AiohttpRequest
 from config.heartbeat import heartbeat
 
 NOTIFY_HANDLERS_MODULE = "botapp.notify_handlers"
 _DEFAULT: Any = object()
 
 
-class HeartbeatRequest(HTTPXRequest):
-    """The connection getUpdates (long polling) uses: touches the heartbeat file after each answer.
+class HeartbeatRequest(AiohttpRequest):
+    """The connection getUpdates (long polling) uses: touches the heartbeat file (if any) after each answer.
 
     A long poll returns within its timeout (10 s) even when nobody writes, so the file's age
     is how long the bot has not heard from the Bot API (deploy/healthcheck.py, docker-compose.yml).
-    Same settings as PTB's own getUpdates connection (one connection, HTTP/1.1, default timeouts).
+    One connection, as PTB's own getUpdates client has: one poll at a time.
     """
 
     def __init__(self) -> None:
-        super().__init__(connection_pool_size=1)
+        super().__init__(pool_size=1)
 
     async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
         code, payload = await super().do_request(*args, **kwargs)
@@ -128,7 +127,7 @@ def build_application(
     Reads ``TELEGRAM_BOT_TOKEN`` and ``TELEGRAM_API_URL`` (the Bot API base: Telegram's,
     a self-hosted server's, or the test server's). Outgoing calls keep within Telegram's
     limits through ``AIORateLimiter`` unless another ``rate_limiter`` (or ``None``) is given;
-    calls go through ``LeanRequest`` (``botapp.request``);
+    calls go through ``AiohttpRequest`` (``botapp.request``, honours ``HTTPS_PROXY``);
     updates are handled by a ``PerUserUpdateProcessor`` unless another ``update_processor`` is.
     """
     token = token or settings.TELEGRAM_BOT_TOKEN
@@ -139,10 +138,9 @@ def build_application(
         Application.builder().token(token).base_url(base_url).base_file_url(file_url(base_url))
         .concurrent_updates(update_processor or PerUserUpdateProcessor())
         # Half of the bot's CPU went into httpx per Bot API call; see botapp/request.py.
-        .request(LeanRequest())
-        # One long poll fetches a batch of updates, so its client's speed hardly matters;
-        # with a heartbeat file, it is the one that tells the healthcheck we hear from Telegram.
-        .get_updates_request(HeartbeatRequest() if settings.HEARTBEAT_FILE else LeanRequest(pool_size=1))
+        .request(AiohttpRequest())
+        # With a heartbeat file, the long poll is what tells the healthcheck we hear from Telegram.
+        .get_updates_request(HeartbeatRequest())
     )
     if rate_limiter is _DEFAULT:
         rate_limiter = AIORateLimiter(max_retries=3)
