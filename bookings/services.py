@@ -4,7 +4,7 @@ Admin, bot, API, commands and tasks all call these functions; nothing else write
 booking. Each write runs in one transaction and records who did it in ``BookingHistory``.
 """
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
@@ -382,7 +382,7 @@ def booking_import_visit(
     """
     if visited_on > timezone.localdate():
         raise BookingRuleError("Дата визита в будущем.", code="visit_in_future")
-    starts_at = datetime.combine(visited_on, time(12), tzinfo=workshop.tz)
+    starts_at = import_visit_starts_at(visited_on, workshop.tz)
     existing = Booking.objects.filter(
         workshop=workshop, client=client, channel=BookingChannel.IMPORT, starts_at=starts_at
     ).first()
@@ -407,6 +407,14 @@ def booking_import_visit(
 
 
 IMPORT_VISIT_SERVICE_NAME = "Визит из прежней системы"
+
+
+def import_visit_starts_at(visited_on: date, tz: tzinfo) -> datetime:
+    """When an imported visit of ``visited_on`` starts: the old systems give a day, we book local noon.
+
+    The importer uses it too, to write ``first_visit_at`` of the clients it creates together with them.
+    """
+    return datetime.combine(visited_on, time(12), tzinfo=tz)
 
 
 def import_visit_service() -> Service:
@@ -486,7 +494,7 @@ def _import_visits_to_create(
         ).values_list("client_id", "starts_at"))
     wanted: dict[tuple[int, datetime], int | None] = {}
     for client_id, vehicle_id, visited_on in visits:
-        key = (client_id, datetime.combine(visited_on, time(12), tzinfo=tz))
+        key = (client_id, import_visit_starts_at(visited_on, tz))
         if key not in existing and key not in wanted:
             wanted[key] = vehicle_id
     return wanted, bay
@@ -524,7 +532,7 @@ def booking_import_visits_copy(
             for ord_, (client_id, vehicle_id, visited_on) in enumerate(visits):
                 moment = moments.get(visited_on)
                 if moment is None:
-                    starts_at = datetime.combine(visited_on, time(12), tzinfo=tz)
+                    starts_at = import_visit_starts_at(visited_on, tz)
                     moment = moments[visited_on] = (starts_at.isoformat(), (starts_at + duration).isoformat())
                 copy.write_row((ord_, client_id, vehicle_id, *moment))
         cursor.execute(
@@ -553,6 +561,7 @@ def booking_import_visits_copy(
                                   WHERE l.client_id = c.client_id AND l.workshop_id = %(workshop)s)
                 ON CONFLICT DO NOTHING
             ), first_visits AS (  -- as _note_first_visits: a client's first visit only ever moves earlier
+                -- (clients the importer created came with theirs written: left as they are)
                 UPDATE {Client._meta.db_table} c SET first_visit_at = f.starts_at
                 FROM (SELECT client_id, min(starts_at) AS starts_at FROM created GROUP BY client_id) f
                 WHERE c.id = f.client_id AND (c.first_visit_at IS NULL OR c.first_visit_at > f.starts_at)

@@ -31,6 +31,7 @@ class NewClient:
     inn: str = ""
     email: str = ""
     comment: str = ""
+    first_visit: date | None = None  # the earliest visit the plan records: written with the client
     id: int | None = None
 
 
@@ -343,6 +344,8 @@ class _GroupPlanner:
                 ref: VehicleRef = vehicle["id"] if isinstance(vehicle, dict) else vehicle
                 visited.add((target, visited_on))
                 self.plan.visits.append((target, ref, visited_on))
+                if is_new and (target.first_visit is None or visited_on < target.first_visit):  # type: ignore[union-attr]
+                    target.first_visit = visited_on  # type: ignore[union-attr]
                 changed = True
         return changed and not is_new
 

@@ -7,7 +7,12 @@ used by the SQLite demo) and ``copy`` (PostgreSQL ``COPY``, for files of 100,000
 from django.db import connection
 from django.utils import timezone
 
-from bookings.services import booking_import_visits_bulk, booking_import_visits_copy, import_visit_service
+from bookings.services import (
+    booking_import_visits_bulk,
+    booking_import_visits_copy,
+    import_visit_service,
+    import_visit_starts_at,
+)
 from clients.models import Client, ClientPhone, Vehicle
 from imports.plan import ClientRef, NewClient, NewVehicle, Plan, VehicleRef
 from workshops.models import Workshop
@@ -47,8 +52,11 @@ def write_plan(plan: Plan, workshop: Workshop, *, writer: str = "auto") -> None:
 
 
 def _write_new_rows_orm(plan: Plan, workshop: Workshop) -> None:
+    tz = workshop.tz
     created = Client.objects.bulk_create(
-        [Client(name=c.name, kind=c.kind, inn=c.inn, email=c.email, comment=c.comment) for c in plan.new_clients],
+        [Client(name=c.name, kind=c.kind, inn=c.inn, email=c.email, comment=c.comment,
+                first_visit_at=import_visit_starts_at(c.first_visit, tz) if c.first_visit else None)
+         for c in plan.new_clients],
         batch_size=BATCH,
     )
     for new, row in zip(plan.new_clients, created):
