@@ -47,8 +47,13 @@ def write_plan(plan: Plan, workshop: Workshop, *, writer: str = "auto") -> None:
         visits: list = plan.visits
         for n, (client, vehicle, visited_on) in enumerate(plan.visits):
             visits[n] = (_client_id(client), _vehicle_id(vehicle), visited_on)
-        record = booking_import_visits_copy if writer == "copy" else booking_import_visits_bulk
-        plan.visits_created = record(workshop=workshop, service=import_visit_service(), visits=visits)
+        service = import_visit_service()
+        if writer == "copy":
+            new_ids = {client.id for client in plan.new_clients}  # written above with their link and first visit
+            plan.visits_created = booking_import_visits_copy(workshop=workshop, service=service, visits=visits,
+                                                             new_client_ids=new_ids)
+        else:
+            plan.visits_created = booking_import_visits_bulk(workshop=workshop, service=service, visits=visits)
 
 
 def _write_new_rows_orm(plan: Plan, workshop: Workshop) -> None:
