@@ -152,7 +152,7 @@ def build_plan(outcomes: list[RowOutcome], groups: list[list[int]], workshop: Wo
                        "mileage_km", order_by="client_id, id"):
         vehicles_by_client.setdefault(row[1], []).append(dict(zip(("id", "client_id", "vin", "plate", "make", "model", "year", "mileage_km"), row)))
     vins = (c.vin for g in groups for i in g for c in outcomes[i].cars if c.vin)
-    vin_owner = {vin: (vid, cid) for vid, cid, vin in _lookup(Vehicle, "vin", vins, "id", "client_id", "vin")}
+    vin_owner: dict[str, ClientRef] = dict(_lookup(Vehicle, "vin", vins, "vin", "client_id"))
     visited = _visited_here(existing_ids, workshop)
     has_bay = Bay.objects.filter(workshop=workshop).exists()
     if not has_bay and any(outcomes[i].visits for g in groups for i in g):
@@ -209,13 +209,15 @@ class _GroupPlanner:
 
     def __init__(self, plan: Plan, outcomes: list[RowOutcome], workshop: Workshop, phone_owner: dict[str, int],
                  inn_owner: dict[str, int], clients: dict[int, tuple[Any, ...]], linked: set[int],
-                 vehicles_by_client: dict[int, list[dict[str, Any]]], vin_owner: dict[str, tuple[int, int]],
+                 vehicles_by_client: dict[int, list[dict[str, Any]]], vin_owner: dict[str, ClientRef],
                  visited: set[tuple[int, date]], has_bay: bool) -> None:
         self.plan, self.outcomes, self.workshop = plan, outcomes, workshop
         self.phone_owner, self.inn_owner, self.clients, self.linked = phone_owner, inn_owner, clients, linked
         self.vehicles_by_client, self.vin_owner, self.visited, self.has_bay = vehicles_by_client, vin_owner, visited, has_bay
 
-    def conflict(self, outcome: RowOutcome, client_id: int | None, field_name: str, kept: str, offered: str) -> None:
+    def conflict(self, outcome: RowOutcome, client_id: ClientRef | None, field_name: str, kept: str, offered: str) -> None:
+        if isinstance(client_id, NewClient):
+            client_id = None  # created by this file: no number yet (and the summary is stored as JSON)
         self.plan.conflicts_total += 1
         if len(self.plan.conflicts) < PREVIEW_PROBLEM_ROWS:  # the summary shows no more; the rest are counted
             self.plan.conflicts.append({"loc": outcome.loc, "line": outcome.line, "client_id": client_id,
@@ -328,8 +330,8 @@ class _GroupPlanner:
         visited = set() if is_new else self.visited
         for outcome in rows:
             for car in outcome.cars:
-                if car.vin and car.vin in vin_owner and vin_owner[car.vin][1] != target:
-                    self.conflict(outcome, vin_owner[car.vin][1], "VIN", "автомобиль другого клиента", car.vin)
+                if car.vin and car.vin in vin_owner and vin_owner[car.vin] != target:
+                    self.conflict(outcome, vin_owner[car.vin], "VIN", "автомобиль другого клиента", car.vin)
                     car.vin = ""
                     if not car.plate:
                         continue
@@ -340,7 +342,7 @@ class _GroupPlanner:
                     new_here.append(vehicle)
                     self.plan.new_vehicles.append(vehicle)
                     if car.vin:
-                        vin_owner[car.vin] = (-1, target)  # type: ignore[assignment]
+                        vin_owner[car.vin] = target
                     changed = True
                 elif isinstance(found, NewVehicle):
                     _fill_new(found, car)

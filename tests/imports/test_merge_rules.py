@@ -1,6 +1,7 @@
 """Merging with what staff already entered: fill only empty fields, link the branch, report conflicts,
 never touch another branch's bookings."""
 
+import json
 from datetime import date, datetime, time
 
 import pytest
@@ -136,3 +137,15 @@ def test_first_visits_are_the_earliest_imported_one_and_a_known_earlier_one_stay
     assert since_2019.first_visit_at == noon(date(2019, 5, 6)), "only ever moves earlier"
     assert never_came.first_visit_at == noon(date(2024, 2, 1))
     assert Client.objects.get(name="Пётр Лебедев").first_visit_at is None
+
+
+def test_a_vin_given_to_two_new_clients_stays_with_the_first_and_the_summary_can_be_stored(branch):
+    result = run_import(data=csv("ФИО;Телефон;Госномер;VIN\n"
+                                 "Иван Петров;89121234567;А123ВС77;XTA21099043012345\n"
+                                 "Олег Волков;89031112233;В456ОР77;XTA21099043012345\n"),
+                        filename="c.csv", workshop=branch)
+    json.dumps(result.summary)  # what the job keeps in its JSON field
+    assert [(c["field"], c["client_id"], c["offered"]) for c in result.summary["conflicts"]] == [
+        ("VIN", None, "XTA21099043012345")]
+    assert list(Vehicle.objects.order_by("id").values_list("client__name", "vin", "plate")) == [
+        ("Иван Петров", "XTA21099043012345", "А123ВС77"), ("Олег Волков", "", "В456ОР77")]
