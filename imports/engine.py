@@ -35,11 +35,17 @@ class ImportResult:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-def _root(parent: list[int], item: int) -> int:
-    """Union-find: the smallest index of ``item``'s set (paths halved on the way)."""
-    while parent[item] != item:
-        parent[item] = parent[parent[item]]
-        item = parent[item]
+def _root(parent: dict[int, int], item: int) -> int:
+    """Union-find: the smallest index of ``item``'s set (paths halved on the way).
+
+    ``parent`` holds only the rows that were joined to an earlier one; any other row is its own
+    root (most rows of a big file: no list of 100,000 indexes pointing at themselves).
+    """
+    while (up := parent.get(item)) is not None:
+        grand = parent.get(up)
+        if grand is None:
+            return up
+        parent[item] = item = grand
     return item
 
 
@@ -49,7 +55,7 @@ def group_in_file(outcomes: list[RowOutcome]) -> list[list[int]]:
     Adds a ``duplicate_in_file`` warning to a record that repeats an earlier record's phone or
     INN (unless it is the same source object, e.g. a repeat buyer on a web shop).
     """
-    parent = list(range(len(outcomes)))  # union-find over outcome indexes; a set's root is its first row
+    parent: dict[int, int] = {}  # union-find over outcome indexes; a set's root is its first row
     first_owner: dict[str, int] = {}
     imported: list[int] = []
     for index, outcome in enumerate(outcomes):
