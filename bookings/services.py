@@ -4,7 +4,7 @@ Admin, bot, API, commands and tasks all call these functions; nothing else write
 booking. Each write runs in one transaction and records who did it in ``BookingHistory``.
 """
 
-from collections.abc import Set as AbstractSet
+from collections.abc import Container
 from datetime import date, datetime, time, timedelta, tzinfo
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -503,7 +503,7 @@ def _import_visits_to_create(
 
 def booking_import_visits_copy(
     *, workshop: Workshop, service: Service, visits: list[tuple[int, int | None, date]],
-    new_client_ids: AbstractSet[int] = frozenset(),
+    new_client_ids: Container[int] = frozenset(),
 ) -> int:
     """``booking_import_visits_bulk`` for PostgreSQL, set-based: the same bookings, for files of 100,000 rows.
 

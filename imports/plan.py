@@ -18,7 +18,7 @@ from django.db import connection
 from bookings.models import Booking, BookingChannel
 from clients.models import Client, ClientPhone, Vehicle
 from imports.limits import PREVIEW_PROBLEM_ROWS
-from imports.records import MERGED, NEW, UPDATED, Car, RowOutcome
+from imports.records import MERGED, NEW, UPDATED, Car, RowOutcome, pack_append
 from workshops.models import Bay, Workshop
 
 CHUNK = 5000
@@ -32,6 +32,7 @@ class NewClient:
     email: str = ""
     comment: str = ""
     first_visit: date | None = None  # the earliest visit the plan records: written with the client
+    phones: Any = None  # packed (number, extension) pairs, the rows' own (``imports.records.pack``)
     id: int | None = None
 
 
@@ -55,7 +56,7 @@ VehicleRef = int | NewVehicle | None
 class Plan:
     new_clients: list[NewClient] = field(default_factory=list)
     client_updates: dict[int, dict[str, Any]] = field(default_factory=dict)
-    new_phones: list[tuple[ClientRef, str, str, int]] = field(default_factory=list)
+    new_phones: list[tuple[int, str, str, int]] = field(default_factory=list)  # of existing clients; new ones hold theirs
     links: list[ClientRef] = field(default_factory=list)
     new_vehicles: list[NewVehicle] = field(default_factory=list)
     vehicle_updates: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -301,24 +302,26 @@ class _GroupPlanner:
         return bool(updates) or linking
 
     def _add_phones(self, target: ClientRef, rows: list[RowOutcome], is_new: bool) -> bool:
-        added = False
-        position = 0 if is_new else 100
+        added = 0
         phone_owner, new_phones = self.phone_owner, self.plan.new_phones
         taken: set[str] = set()  # numbers added here (groups never share a number: they were made by them)
         for outcome in rows:
-            for number, ext in outcome.phones:
+            for phone in outcome.phones:
+                number = phone[0]
                 if number in taken:
                     continue
                 owner = phone_owner.get(number)
                 if owner is None:
                     taken.add(number)
-                    new_phones.append((target, number, ext, position))
-                    position += 1
-                    added = True
+                    if is_new:  # the row's own pair, no copy: 90,000 tuples fewer in a big file
+                        target.phones = pack_append(target.phones, phone)  # type: ignore[union-attr]
+                    else:
+                        new_phones.append((target, number, phone[1], 100 + added))  # type: ignore[arg-type]
+                    added += 1
                 elif owner != target:
                     self.conflict(outcome, owner, "телефон", f"у клиента № {owner}", number)
-        self.plan.phones_added += position - (0 if is_new else 100)
-        return added and not is_new
+        self.plan.phones_added += added
+        return bool(added) and not is_new
 
     def _add_cars_and_visits(self, target: ClientRef, rows: list[RowOutcome], is_new: bool) -> bool:
         changed = False

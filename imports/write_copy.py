@@ -15,6 +15,7 @@ from django.utils import timezone
 from bookings.services import import_visit_starts_at
 from clients.models import Client, ClientPhone, Vehicle
 from imports.plan import ClientRef, NewClient, Plan
+from imports.records import unpack
 from workshops.models import Workshop
 
 
@@ -54,8 +55,11 @@ def write_new_rows_copy(plan: Plan, workshop: Workshop) -> None:
                         first = first_visits[c.first_visit] = import_visit_starts_at(c.first_visit, tz).isoformat()
                 copy.write_row((c.id, c.name, c.kind, c.inn, c.email, c.comment, "", first, now, now))
         with cursor.copy(f"COPY {ClientPhone._meta.db_table} (client_id, number, extension, position) FROM STDIN") as copy:
-            for ref, number, ext, position in plan.new_phones:
-                copy.write_row((_client_id(ref), number, ext[:10], position))
+            for c in plan.new_clients:
+                for position, (number, ext) in enumerate(unpack(c.phones)):
+                    copy.write_row((c.id, number, ext[:10], position))
+            for client_id, number, ext, position in plan.new_phones:
+                copy.write_row((client_id, number, ext[:10], position))
         link_table = Client.workshops.through._meta.db_table
         with cursor.copy(f"COPY {link_table} (client_id, workshop_id) FROM STDIN") as copy:
             for ref in plan.links:
