@@ -4,7 +4,8 @@ Admin, bot, API, commands and tasks all call these functions; nothing else write
 booking. Each write runs in one transaction and records who did it in ``BookingHistory``.
 """
 
-from datetime import date, datetime, time, timedelta
+from collections.abc import Container
+from datetime import date, datetime, time, timedelta, tzinfo
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
@@ -458,7 +459,7 @@ def booking_import_visit(
     """
     if visited_on > timezone.localdate():
         raise BookingRuleError("Дата визита в будущем.", code="visit_in_future")
-    starts_at = datetime.combine(visited_on, time(12), tzinfo=workshop.tz)
+    starts_at = import_visit_starts_at(visited_on, workshop.tz)
     existing = Booking.objects.filter(
         workshop=workshop, client=client, channel=BookingChannel.IMPORT, starts_at=starts_at
     ).first()
@@ -483,6 +484,14 @@ def booking_import_visit(
 
 
 IMPORT_VISIT_SERVICE_NAME = "Визит из прежней системы"
+
+
+def import_visit_starts_at(visited_on: date, tz: tzinfo) -> datetime:
+    """When an imported visit of ``visited_on`` starts: the old systems give a day, we book local noon.
+
+    The importer uses it too, to write ``first_visit_at`` of the clients it creates together with them.
+    """
+    return datetime.combine(visited_on, time(12), tzinfo=tz)
 
 
 def import_visit_service() -> Service:
@@ -562,20 +571,26 @@ def _import_visits_to_create(
         ).values_list("client_id", "starts_at"))
     wanted: dict[tuple[int, datetime], int | None] = {}
     for client_id, vehicle_id, visited_on in visits:
-        key = (client_id, datetime.combine(visited_on, time(12), tzinfo=tz))
+        key = (client_id, import_visit_starts_at(visited_on, tz))
         if key not in existing and key not in wanted:
             wanted[key] = vehicle_id
     return wanted, bay
 
 
 def booking_import_visits_copy(
-    *, workshop: Workshop, service: Service, visits: list[tuple[int, int | None, date]]
+    *, workshop: Workshop, service: Service, visits: list[tuple[int, int | None, date]],
+    new_client_ids: Container[int] = frozenset(),
 ) -> int:
     """``booking_import_visits_bulk`` for PostgreSQL, set-based: the same bookings, for files of 100,000 rows.
 
     The visits go into a temporary table with one ``COPY``; one statement then creates the
     bookings that are not recorded yet, their «created» history rows and the links of their
     clients to the branch. Runs in the caller's transaction.
+
+    ``new_client_ids`` are clients the caller created in this transaction, linked to the branch
+    and with ``first_visit_at`` written (the importer does): nothing can be recorded for them
+    yet, so their visits are not looked up and their rows not revisited — most of a big
+    import's clients, and most of this function's time if they were.
     """
     from django.db import connection
 
@@ -595,17 +610,18 @@ def booking_import_visits_copy(
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS pg_temp.import_visits")
         cursor.execute("CREATE TEMP TABLE import_visits (ord integer, client_id bigint, vehicle_id bigint, "
-                       "starts_at timestamptz, ends_at timestamptz) ON COMMIT DROP")
+                       "starts_at timestamptz, ends_at timestamptz, known boolean) ON COMMIT DROP")
         with cursor.copy("COPY import_visits FROM STDIN") as copy:
             for ord_, (client_id, vehicle_id, visited_on) in enumerate(visits):
                 moment = moments.get(visited_on)
                 if moment is None:
-                    starts_at = datetime.combine(visited_on, time(12), tzinfo=tz)
+                    starts_at = import_visit_starts_at(visited_on, tz)
                     moment = moments[visited_on] = (starts_at.isoformat(), (starts_at + duration).isoformat())
-                copy.write_row((ord_, client_id, vehicle_id, *moment))
+                copy.write_row((ord_, client_id, vehicle_id, *moment, client_id not in new_client_ids))
         cursor.execute(
             f"""
-            WITH created AS (
+            WITH known AS (SELECT DISTINCT client_id FROM import_visits WHERE known
+            ), created AS (
                 INSERT INTO {Booking._meta.db_table} (workshop_id, bay_id, service_id, client_id, vehicle_id,
                                                       starts_at, ends_at, status, channel, comment, created_at)
                 SELECT %(workshop)s, %(bay)s, %(service)s, v.client_id, v.vehicle_id, v.starts_at, v.ends_at,
@@ -613,9 +629,9 @@ def booking_import_visits_copy(
                 FROM (  -- one visit per client and day: the first one in the list keeps its car
                     SELECT DISTINCT ON (client_id, starts_at) * FROM import_visits ORDER BY client_id, starts_at, ord
                 ) v
-                WHERE NOT EXISTS (SELECT 1 FROM {Booking._meta.db_table} b
-                                  WHERE b.workshop_id = %(workshop)s AND b.channel = %(channel)s
-                                    AND b.client_id = v.client_id AND b.starts_at = v.starts_at)
+                WHERE NOT (v.known AND EXISTS (SELECT 1 FROM {Booking._meta.db_table} b
+                                               WHERE b.workshop_id = %(workshop)s AND b.channel = %(channel)s
+                                                 AND b.client_id = v.client_id AND b.starts_at = v.starts_at))
                 ORDER BY v.ord
                 RETURNING id, client_id, starts_at
             ), history AS (
@@ -624,13 +640,14 @@ def booking_import_visits_copy(
                 SELECT id, %(event)s, '', %(status)s, starts_at, %(now)s, 'Импорт', '' FROM created
             ), links AS (
                 INSERT INTO {Client.workshops.through._meta.db_table} (client_id, workshop_id)
-                SELECT DISTINCT c.client_id, %(workshop)s FROM created c
+                SELECT DISTINCT c.client_id, %(workshop)s FROM created c JOIN known k USING (client_id)
                 WHERE NOT EXISTS (SELECT 1 FROM {Client.workshops.through._meta.db_table} l
                                   WHERE l.client_id = c.client_id AND l.workshop_id = %(workshop)s)
                 ON CONFLICT DO NOTHING
             ), first_visits AS (  -- as _note_first_visits: a client's first visit only ever moves earlier
                 UPDATE {Client._meta.db_table} c SET first_visit_at = f.starts_at
-                FROM (SELECT client_id, min(starts_at) AS starts_at FROM created GROUP BY client_id) f
+                FROM (SELECT client_id, min(starts_at) AS starts_at FROM created JOIN known k USING (client_id)
+                      GROUP BY client_id) f
                 WHERE c.id = f.client_id AND (c.first_visit_at IS NULL OR c.first_visit_at > f.starts_at)
             )
             SELECT count(*) FROM created

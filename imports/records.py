@@ -95,10 +95,10 @@ def _no_raw() -> Mapping[str, str]:
 class RowOutcome:
     """What happens to one record: status, reason (for rejected and skipped) and the clean values.
 
-    ``phones``, ``warnings``, ``cars`` and ``visits`` are a shared empty tuple until something is
-    added (through ``warn``, ``add_car``, ``add_visit``), and ``raw`` (the cells as text, for the
-    rejected-rows file) is filled for rejected rows only: a 100,000-row file would otherwise
-    carry half a million empty containers.
+    ``warnings`` is a shared empty tuple until one is added (``warn``), and ``raw`` (the cells as
+    text, for the rejected-rows file) is filled for rejected rows only: a 100,000-row file would
+    otherwise carry half a million empty containers. For the same reason ``phones``, ``cars`` and
+    ``visits`` are stored packed (see ``pack``) and read through properties as sequences.
     """
 
     loc: str
@@ -112,19 +112,37 @@ class RowOutcome:
     name: str = ""
     kind: str = "person"
     kind_explicit: bool = False
-    phones: Sequence[tuple[str, str]] = ()
     inn: str = ""
     email: str = ""
     comment: str = ""
-    cars: Sequence[Car] = ()
-    visits: Sequence[tuple[date, str, str]] = ()
     source_id: str = ""
     client_id: int | None = None
     raw: Mapping[str, str] = field(default_factory=_no_raw)
+    _phones: Any = field(default=None, repr=False)
+    _cars: Any = field(default=None, repr=False)
+    _visits: Any = field(default=None, repr=False)
 
     @property
     def imported(self) -> bool:
         return self.status in IMPORTED_STATUSES
+
+    @property
+    def phones(self) -> Sequence[tuple[str, str]]:
+        """Valid phones: (E.164, extension)."""
+        return unpack(self._phones)
+
+    @phones.setter
+    def phones(self, phones: Sequence[tuple[str, str]]) -> None:
+        self._phones = pack(phones)
+
+    @property
+    def cars(self) -> Sequence[Car]:
+        return unpack(self._cars)
+
+    @property
+    def visits(self) -> Sequence[tuple[date, str, str]]:
+        """Visits: (day, VIN, plate of the car, when the file named one)."""
+        return unpack(self._visits)
 
     def warn(self, code: str, message: str) -> None:
         if self.warnings:
@@ -133,18 +151,33 @@ class RowOutcome:
             self.warnings = [(code, message)]
 
     def add_car(self, car: Car) -> None:
-        self.cars = _added(self.cars, car)
+        self._cars = pack_append(self._cars, car)
 
     def add_visit(self, visit: tuple[date, str, str]) -> None:
-        self.visits = _added(self.visits, visit)
+        self._visits = pack_append(self._visits, visit)
 
 
-def _added(items: Sequence[Any], item: Any) -> Sequence[Any]:
-    """``items`` with ``item`` at the end: a 1-tuple for the first (most rows have one car and one
-    visit), a list from the second on."""
+# Packed items: ``None`` for none, the item itself for one, a list from two on (never a list as
+# an item). Most rows have one phone, one car and one visit: without a 1-tuple around each,
+# 100,000 rows take 14 MB less. The plan keeps a new client's phones the same way.
+
+def pack(items: Sequence[Any]) -> Any:
     if not items:
-        return (item,)
-    if type(items) is tuple:
-        return [*items, item]
-    items.append(item)  # type: ignore[attr-defined]
-    return items
+        return None
+    return items[0] if len(items) == 1 else list(items)
+
+
+def unpack(packed: Any) -> Sequence[Any]:
+    if packed is None:
+        return ()
+    return packed if type(packed) is list else (packed,)
+
+
+def pack_append(packed: Any, item: Any) -> Any:
+    """``packed`` with ``item`` at the end."""
+    if packed is None:
+        return item
+    if type(packed) is list:
+        packed.append(item)
+        return packed
+    return [packed, item]

@@ -7,11 +7,15 @@ clients go through ``INSERT … SELECT unnest(…) ON CONFLICT DO NOTHING`` (tha
 Timestamps are written as text: psycopg dumps an aware ``datetime`` several times slower than a string.
 """
 
+from datetime import date
+
 from django.db import connection
 from django.utils import timezone
 
+from bookings.services import import_visit_starts_at
 from clients.models import Client, ClientPhone, Vehicle
 from imports.plan import ClientRef, NewClient, Plan
+from imports.records import unpack
 from workshops.models import Workshop
 
 
@@ -34,16 +38,28 @@ def _client_id(ref: ClientRef) -> int:
 
 def write_new_rows_copy(plan: Plan, workshop: Workshop) -> None:
     now = timezone.now().isoformat()
+    tz = workshop.tz
+    first_visits: dict[date, str] = {}  # day → its visit's start as text (a file has a few thousand days)
     with connection.cursor() as cursor:
         for client, pk in zip(plan.new_clients, next_ids(cursor, Client, len(plan.new_clients))):
             client.id = pk
+        # A new client's first visit is written with it: the visits' UPDATE then leaves it alone
+        # (it only moves the date earlier), instead of rewriting every row just copied.
         with cursor.copy(f"COPY {Client._meta.db_table} (id, name, kind, inn, email, comment, telegram_username, "
-                         "created_at, updated_at) FROM STDIN") as copy:
+                         "first_visit_at, created_at, updated_at) FROM STDIN") as copy:
             for c in plan.new_clients:
-                copy.write_row((c.id, c.name, c.kind, c.inn, c.email, c.comment, "", now, now))
+                first = None
+                if c.first_visit is not None:
+                    first = first_visits.get(c.first_visit)
+                    if first is None:
+                        first = first_visits[c.first_visit] = import_visit_starts_at(c.first_visit, tz).isoformat()
+                copy.write_row((c.id, c.name, c.kind, c.inn, c.email, c.comment, "", first, now, now))
         with cursor.copy(f"COPY {ClientPhone._meta.db_table} (client_id, number, extension, position) FROM STDIN") as copy:
-            for ref, number, ext, position in plan.new_phones:
-                copy.write_row((_client_id(ref), number, ext[:10], position))
+            for c in plan.new_clients:
+                for position, (number, ext) in enumerate(unpack(c.phones)):
+                    copy.write_row((c.id, number, ext[:10], position))
+            for client_id, number, ext, position in plan.new_phones:
+                copy.write_row((client_id, number, ext[:10], position))
         link_table = Client.workshops.through._meta.db_table
         with cursor.copy(f"COPY {link_table} (client_id, workshop_id) FROM STDIN") as copy:
             for ref in plan.links:

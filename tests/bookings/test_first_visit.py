@@ -112,6 +112,22 @@ def test_a_file_of_visits_records_each_clients_earliest(workshop, lift, oil_chan
     assert first_visit(known_since_2020) == noon(date(2020, 3, 2))
 
 
+def test_clients_created_with_their_first_visit_get_their_visits_and_keep_it(workshop, lift, oil_change):
+    """The importer writes a new client's first visit with the client and says so (``new_client_ids``)."""
+    created_now, known = ClientFactory(first_visit_at=noon(date(2023, 2, 1))), ClientFactory()
+
+    created = booking_import_visits_copy(workshop=workshop, service=oil_change, new_client_ids={created_now.pk},
+                                         visits=[(created_now.pk, None, date(2024, 5, 1)),
+                                                 (created_now.pk, None, date(2023, 2, 1)),
+                                                 (known.pk, None, date(2024, 9, 1))])
+
+    assert created == 3
+    assert first_visit(created_now) == noon(date(2023, 2, 1))
+    assert first_visit(known) == noon(date(2024, 9, 1))
+    assert workshop in known.workshops.all(), "a known client is linked to the branch of their visit"
+    assert Booking.objects.filter(client=created_now).count() == 2
+
+
 def test_the_refresh_works_the_first_visits_out_from_the_bookings(workshop, lift, oil_change):
     """For rows written without the services (the demo's past bookings, the migration adding the field)."""
     came, never_came = ClientFactory(), ClientFactory()

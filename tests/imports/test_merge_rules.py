@@ -1,7 +1,10 @@
 """Merging with what staff already entered: fill only empty fields, link the branch, report conflicts,
 never touch another branch's bookings."""
 
-from datetime import date
+import json
+from datetime import date, datetime, time
+
+import pytest
 
 from bookings.models import Booking, BookingChannel, BookingStatus
 from clients.models import Client, Vehicle
@@ -111,3 +114,38 @@ def test_admin_export_formats_neutralise_every_cell():
     dataset = tablib.Dataset(headers=["name", "phone"])
     dataset.append(["=1+1", "+79121234567"])
     assert SafeCSV().export_data(dataset).splitlines()[1] == "'=1+1,+79121234567"
+
+
+@pytest.mark.parametrize("writer", ["copy", "orm"])
+def test_first_visits_are_the_earliest_imported_one_and_a_known_earlier_one_stays(branch, writer):
+    def noon(day: date) -> datetime:
+        return datetime.combine(day, time(12), tzinfo=branch.tz)
+
+    since_2019 = ClientFactory(name="Иван Петров", phone="+79121234567")
+    since_2019.first_visit_at = noon(date(2019, 5, 6))
+    since_2019.save(update_fields=["first_visit_at"])
+    never_came = ClientFactory(name="Анна Смирнова", phone="+79220001122")
+    run_import(data=csv("ФИО;Телефон;Госномер;Дата последнего визита\n"
+                        "Олег Волков;89031112233;А123ВС77;10.01.2024\n"
+                        "Олег Волков;+7 903 111-22-33;В456ОР77;15.03.2022\n"  # earlier, further down
+                        "Иван Петров;89121234567;;01.02.2024\n"
+                        "Анна Смирнова;89220001122;;01.02.2024\n"
+                        "Пётр Лебедев;89035556677;;\n"),
+               filename="c.csv", workshop=branch, writer=writer)
+    since_2019.refresh_from_db(), never_came.refresh_from_db()
+    assert Client.objects.get(name="Олег Волков").first_visit_at == noon(date(2022, 3, 15))
+    assert since_2019.first_visit_at == noon(date(2019, 5, 6)), "only ever moves earlier"
+    assert never_came.first_visit_at == noon(date(2024, 2, 1))
+    assert Client.objects.get(name="Пётр Лебедев").first_visit_at is None
+
+
+def test_a_vin_given_to_two_new_clients_stays_with_the_first_and_the_summary_can_be_stored(branch):
+    result = run_import(data=csv("ФИО;Телефон;Госномер;VIN\n"
+                                 "Иван Петров;89121234567;А123ВС77;XTA21099043012345\n"
+                                 "Олег Волков;89031112233;В456ОР77;XTA21099043012345\n"),
+                        filename="c.csv", workshop=branch)
+    json.dumps(result.summary)  # what the job keeps in its JSON field
+    assert [(c["field"], c["client_id"], c["offered"]) for c in result.summary["conflicts"]] == [
+        ("VIN", None, "XTA21099043012345")]
+    assert list(Vehicle.objects.order_by("id").values_list("client__name", "vin", "plate")) == [
+        ("Иван Петров", "XTA21099043012345", "А123ВС77"), ("Олег Волков", "", "В456ОР77")]
