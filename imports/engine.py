@@ -165,13 +165,15 @@ def summarise(outcomes: list[RowOutcome], plan: Plan, info: dict[str, Any], *, d
     from imports.limits import PREVIEW_PROBLEM_ROWS
 
     counts = {status: 0 for status in (*IMPORTED_STATUSES, SKIPPED, REJECTED)}
-    for outcome in outcomes:
-        counts[outcome.status] = counts.get(outcome.status, 0) + 1
     problems = []
-    warnings_total = 0
-    for outcome in outcomes:
+    problems_total = warnings_total = 0
+    for outcome in outcomes:  # one pass: a big file has 100,000
+        counts[outcome.status] = counts.get(outcome.status, 0) + 1
+        if outcome.status != REJECTED and not outcome.warnings:
+            continue
+        problems_total += 1
         warnings_total += len(outcome.warnings)
-        if (outcome.status == REJECTED or outcome.warnings) and len(problems) < PREVIEW_PROBLEM_ROWS:
+        if len(problems) < PREVIEW_PROBLEM_ROWS:
             problems.append({
                 "loc": outcome.loc, "line": outcome.line, "status": outcome.status, "reason_code": outcome.reason_code,
                 "reason": outcome.reason, "column": outcome.column, "value": outcome.value, "name": outcome.name,
@@ -202,5 +204,5 @@ def summarise(outcomes: list[RowOutcome], plan: Plan, info: dict[str, Any], *, d
         "conflicts": plan.conflicts[:PREVIEW_PROBLEM_ROWS],
         "conflicts_total": plan.conflicts_total,
         "problems": problems,
-        "problems_total": sum(1 for o in outcomes if o.status == REJECTED or o.warnings),
+        "problems_total": problems_total,
     }
