@@ -6,6 +6,7 @@ booking. Each write runs in one transaction and records who did it in ``BookingH
 
 from collections.abc import Container
 from datetime import date, datetime, time, timedelta, tzinfo
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
@@ -38,6 +39,7 @@ from bookings.notifications.events import (
 )
 from clients.models import Client, Vehicle
 from clients.services import client_link_workshop
+from workshops.db import next_ids
 from workshops.models import Bay, Service, Workshop
 
 ALTERNATIVES_COUNT = 6
@@ -583,17 +585,12 @@ def booking_import_visits_copy(
 ) -> int:
     """``booking_import_visits_bulk`` for PostgreSQL, set-based: the same bookings, for files of 100,000 rows.
 
-    The visits go into a temporary table with one ``COPY``; one statement then creates the
-    bookings that are not recorded yet, their «created» history rows and the links of their
-    clients to the branch. Runs in the caller's transaction.
-
-    ``new_client_ids`` are clients the caller created in this transaction, linked to the branch
-    and with ``first_visit_at`` written (the importer does): nothing can be recorded for them
-    yet, so their visits are not looked up and their rows not revisited — most of a big
-    import's clients, and most of this function's time if they were.
+    Runs in the caller's transaction. ``new_client_ids`` are clients the caller created in this
+    transaction, linked to the branch, with ``first_visit_at`` written and at most one visit a
+    day in ``visits`` (the importer's): nothing can be recorded for them yet, so their bookings
+    and history rows are copied in as they are — most of a big import, and most of this
+    function's time if they went the way of the others.
     """
-    from django.db import connection
-
     today = timezone.localdate()
     if any(visited_on > today for _c, _v, visited_on in visits):
         raise BookingRuleError("Дата визита в будущем.", code="visit_in_future")
@@ -602,61 +599,104 @@ def booking_import_visits_copy(
     bay = Bay.objects.filter(workshop=workshop).order_by("position", "id").first()
     if bay is None:
         raise BookingRuleError(f"В филиале «{workshop}» нет ни одного поста.", code="no_suitable_bay")
-    tz, duration = workshop.tz, timedelta(minutes=service.duration_minutes)
-    # Local noon of each distinct day, as text COPY reads: a file has a few thousand distinct days,
-    # and dumping 100,000 aware datetimes one by one costs more than the rest of this function.
-    moments: dict[date, tuple[str, str]] = {}
-    now = timezone.now()
+    moments = _ImportMoments(workshop.tz, timedelta(minutes=service.duration_minutes))
+    fresh = [visit for visit in visits if visit[0] in new_client_ids]
+    others = [visit for visit in visits if visit[0] not in new_client_ids] if fresh else visits
     with connection.cursor() as cursor:
-        cursor.execute("DROP TABLE IF EXISTS pg_temp.import_visits")
-        cursor.execute("CREATE TEMP TABLE import_visits (ord integer, client_id bigint, vehicle_id bigint, "
-                       "starts_at timestamptz, ends_at timestamptz, known boolean) ON COMMIT DROP")
-        with cursor.copy("COPY import_visits FROM STDIN") as copy:
-            for ord_, (client_id, vehicle_id, visited_on) in enumerate(visits):
-                moment = moments.get(visited_on)
-                if moment is None:
-                    starts_at = import_visit_starts_at(visited_on, tz)
-                    moment = moments[visited_on] = (starts_at.isoformat(), (starts_at + duration).isoformat())
-                copy.write_row((ord_, client_id, vehicle_id, *moment, client_id not in new_client_ids))
-        cursor.execute(
-            f"""
-            WITH known AS (SELECT DISTINCT client_id FROM import_visits WHERE known
-            ), created AS (
-                INSERT INTO {Booking._meta.db_table} (workshop_id, bay_id, service_id, client_id, vehicle_id,
-                                                      starts_at, ends_at, status, channel, comment, created_at)
-                SELECT %(workshop)s, %(bay)s, %(service)s, v.client_id, v.vehicle_id, v.starts_at, v.ends_at,
-                       %(status)s, %(channel)s, '', %(now)s
-                FROM (  -- one visit per client and day: the first one in the list keeps its car
-                    SELECT DISTINCT ON (client_id, starts_at) * FROM import_visits ORDER BY client_id, starts_at, ord
-                ) v
-                WHERE NOT (v.known AND EXISTS (SELECT 1 FROM {Booking._meta.db_table} b
-                                               WHERE b.workshop_id = %(workshop)s AND b.channel = %(channel)s
-                                                 AND b.client_id = v.client_id AND b.starts_at = v.starts_at))
-                ORDER BY v.ord
-                RETURNING id, client_id, starts_at
-            ), history AS (
-                INSERT INTO {BookingHistory._meta.db_table} (booking_id, event, from_status, to_status, new_starts_at,
-                                                             at, actor, reason)
-                SELECT id, %(event)s, '', %(status)s, starts_at, %(now)s, 'Импорт', '' FROM created
-            ), links AS (
-                INSERT INTO {Client.workshops.through._meta.db_table} (client_id, workshop_id)
-                SELECT DISTINCT c.client_id, %(workshop)s FROM created c JOIN known k USING (client_id)
-                WHERE NOT EXISTS (SELECT 1 FROM {Client.workshops.through._meta.db_table} l
-                                  WHERE l.client_id = c.client_id AND l.workshop_id = %(workshop)s)
-                ON CONFLICT DO NOTHING
-            ), first_visits AS (  -- as _note_first_visits: a client's first visit only ever moves earlier
-                UPDATE {Client._meta.db_table} c SET first_visit_at = f.starts_at
-                FROM (SELECT client_id, min(starts_at) AS starts_at FROM created JOIN known k USING (client_id)
-                      GROUP BY client_id) f
-                WHERE c.id = f.client_id AND (c.first_visit_at IS NULL OR c.first_visit_at > f.starts_at)
-            )
-            SELECT count(*) FROM created
-            """,
-            {"workshop": workshop.pk, "bay": bay.pk, "service": service.pk, "status": BookingStatus.COMPLETED,
-             "channel": BookingChannel.IMPORT, "event": BookingEvent.CREATED, "now": now},
+        # Known clients first: their look-up of recorded visits is planned from the table's statistics,
+        # which do not count 100,000 bookings copied a moment ago (it would scan them all for every visit).
+        created = _insert_visits_of_known_clients(cursor, workshop, bay, service, others, moments)
+        created += _copy_visits_of_new_clients(cursor, workshop, bay, service, fresh, moments)
+    return created
+
+
+class _ImportMoments:
+    """Start and end of an imported visit of a day, as the text COPY reads: a file has a few
+    thousand distinct days, and dumping 100,000 aware datetimes one by one costs more than the
+    rest of the write."""
+
+    def __init__(self, tz: tzinfo, duration: timedelta) -> None:
+        self.tz, self.duration = tz, duration
+        self.known: dict[date, tuple[str, str]] = {}
+
+    def __call__(self, visited_on: date) -> tuple[str, str]:
+        moment = self.known.get(visited_on)
+        if moment is None:
+            starts_at = import_visit_starts_at(visited_on, self.tz)
+            moment = self.known[visited_on] = (starts_at.isoformat(), (starts_at + self.duration).isoformat())
+        return moment
+
+
+def _copy_visits_of_new_clients(cursor: Any, workshop: Workshop, bay: Bay, service: Service,
+                                visits: list[tuple[int, int | None, date]], moments: _ImportMoments) -> int:
+    """Bookings and «created» history rows of clients made in this transaction, one ``COPY`` each."""
+    if not visits:
+        return 0
+    ids = next_ids(cursor, Booking, len(visits))
+    now = timezone.now().isoformat()
+    with cursor.copy(f"COPY {Booking._meta.db_table} (id, workshop_id, bay_id, service_id, client_id, vehicle_id, "
+                     "starts_at, ends_at, status, channel, comment, created_at) FROM STDIN") as copy:
+        for booking_id, (client_id, vehicle_id, visited_on) in zip(ids, visits):
+            copy.write_row((booking_id, workshop.pk, bay.pk, service.pk, client_id, vehicle_id, *moments(visited_on),
+                            BookingStatus.COMPLETED, BookingChannel.IMPORT, "", now))
+    with cursor.copy(f"COPY {BookingHistory._meta.db_table} (booking_id, event, from_status, to_status, "
+                     "new_starts_at, at, actor, reason) FROM STDIN") as copy:
+        for booking_id, (_client, _vehicle, visited_on) in zip(ids, visits):
+            copy.write_row((booking_id, BookingEvent.CREATED, "", BookingStatus.COMPLETED, moments(visited_on)[0],
+                            now, "Импорт", ""))
+    return len(ids)
+
+
+def _insert_visits_of_known_clients(cursor: Any, workshop: Workshop, bay: Bay, service: Service,
+                                    visits: list[tuple[int, int | None, date]], moments: _ImportMoments) -> int:
+    """The visits go into a temporary table with one ``COPY``; one statement then creates the
+    bookings that are not recorded yet, their «created» history rows, the links of their clients
+    to the branch and their first visits."""
+    if not visits:
+        return 0
+    cursor.execute("DROP TABLE IF EXISTS pg_temp.import_visits")
+    cursor.execute("CREATE TEMP TABLE import_visits (ord integer, client_id bigint, vehicle_id bigint, "
+                   "starts_at timestamptz, ends_at timestamptz) ON COMMIT DROP")
+    with cursor.copy("COPY import_visits FROM STDIN") as copy:
+        for ord_, (client_id, vehicle_id, visited_on) in enumerate(visits):
+            copy.write_row((ord_, client_id, vehicle_id, *moments(visited_on)))
+    cursor.execute(
+        f"""
+        WITH created AS (
+            INSERT INTO {Booking._meta.db_table} (workshop_id, bay_id, service_id, client_id, vehicle_id,
+                                                  starts_at, ends_at, status, channel, comment, created_at)
+            SELECT %(workshop)s, %(bay)s, %(service)s, v.client_id, v.vehicle_id, v.starts_at, v.ends_at,
+                   %(status)s, %(channel)s, '', %(now)s
+            FROM (  -- one visit per client and day: the first one in the list keeps its car
+                SELECT DISTINCT ON (client_id, starts_at) * FROM import_visits ORDER BY client_id, starts_at, ord
+            ) v
+            WHERE NOT EXISTS (SELECT 1 FROM {Booking._meta.db_table} b
+                              WHERE b.workshop_id = %(workshop)s AND b.channel = %(channel)s
+                                AND b.client_id = v.client_id AND b.starts_at = v.starts_at)
+            ORDER BY v.ord
+            RETURNING id, client_id, starts_at
+        ), history AS (
+            INSERT INTO {BookingHistory._meta.db_table} (booking_id, event, from_status, to_status, new_starts_at,
+                                                         at, actor, reason)
+            SELECT id, %(event)s, '', %(status)s, starts_at, %(now)s, 'Импорт', '' FROM created
+        ), links AS (
+            INSERT INTO {Client.workshops.through._meta.db_table} (client_id, workshop_id)
+            SELECT DISTINCT c.client_id, %(workshop)s FROM created c
+            WHERE NOT EXISTS (SELECT 1 FROM {Client.workshops.through._meta.db_table} l
+                              WHERE l.client_id = c.client_id AND l.workshop_id = %(workshop)s)
+            ON CONFLICT DO NOTHING
+        ), first_visits AS (  -- as _note_first_visits: a client's first visit only ever moves earlier
+            UPDATE {Client._meta.db_table} c SET first_visit_at = f.starts_at
+            FROM (SELECT client_id, min(starts_at) AS starts_at FROM created GROUP BY client_id) f
+            WHERE c.id = f.client_id AND (c.first_visit_at IS NULL OR c.first_visit_at > f.starts_at)
         )
-        created = cursor.fetchone()[0]
-        cursor.execute("DROP TABLE import_visits")
+        SELECT count(*) FROM created
+        """,
+        {"workshop": workshop.pk, "bay": bay.pk, "service": service.pk, "status": BookingStatus.COMPLETED,
+         "channel": BookingChannel.IMPORT, "event": BookingEvent.CREATED, "now": timezone.now()},
+    )
+    created = cursor.fetchone()[0]
+    cursor.execute("DROP TABLE import_visits")
     return created
 
 

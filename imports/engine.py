@@ -6,6 +6,7 @@ database already holds. Names are never used. An existing client is never overwr
 only empty fields are filled, and every difference left alone is reported as a conflict.
 """
 
+import ctypes
 import gc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -104,6 +105,19 @@ def _cycle_collection_paused() -> Iterator[None]:
             gc.enable()
 
 
+def _return_freed_memory() -> None:
+    """Hand the memory the file's reader freed back to the system, where the C library allows it.
+
+    python-calamine holds a whole sheet (45 MB for 100,000 rows) in many small native pieces
+    until the last row is read; glibc keeps such freed pieces for later mallocs, which Python's
+    own small objects never use: without this, an XLSX import's peak is 10 MB higher.
+    """
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (AttributeError, OSError):  # not glibc: nothing to ask
+        pass
+
+
 def _lock_client_tables() -> None:
     """Keep other writers from adding phones or clients while the plan is made and written (a second or two)."""
     if connection.vendor == "postgresql":
@@ -140,6 +154,7 @@ def run_import(
         except MemoryError:
             raise FileTooLarge("Файл слишком велик, чтобы прочитать его целиком. Разбейте его на части.") from None
         del records
+        _return_freed_memory()
         report(30)
         groups = group_in_file(outcomes)
         if dry_run:
@@ -165,13 +180,15 @@ def summarise(outcomes: list[RowOutcome], plan: Plan, info: dict[str, Any], *, d
     from imports.limits import PREVIEW_PROBLEM_ROWS
 
     counts = {status: 0 for status in (*IMPORTED_STATUSES, SKIPPED, REJECTED)}
-    for outcome in outcomes:
-        counts[outcome.status] = counts.get(outcome.status, 0) + 1
     problems = []
-    warnings_total = 0
-    for outcome in outcomes:
+    problems_total = warnings_total = 0
+    for outcome in outcomes:  # one pass: a big file has 100,000
+        counts[outcome.status] = counts.get(outcome.status, 0) + 1
+        if outcome.status != REJECTED and not outcome.warnings:
+            continue
+        problems_total += 1
         warnings_total += len(outcome.warnings)
-        if (outcome.status == REJECTED or outcome.warnings) and len(problems) < PREVIEW_PROBLEM_ROWS:
+        if len(problems) < PREVIEW_PROBLEM_ROWS:
             problems.append({
                 "loc": outcome.loc, "line": outcome.line, "status": outcome.status, "reason_code": outcome.reason_code,
                 "reason": outcome.reason, "column": outcome.column, "value": outcome.value, "name": outcome.name,
@@ -202,5 +219,5 @@ def summarise(outcomes: list[RowOutcome], plan: Plan, info: dict[str, Any], *, d
         "conflicts": plan.conflicts[:PREVIEW_PROBLEM_ROWS],
         "conflicts_total": plan.conflicts_total,
         "problems": problems,
-        "problems_total": sum(1 for o in outcomes if o.status == REJECTED or o.warnings),
+        "problems_total": problems_total,
     }

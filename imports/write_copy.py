@@ -16,20 +16,8 @@ from bookings.services import import_visit_starts_at
 from clients.models import Client, ClientPhone, Vehicle
 from imports.plan import ClientRef, NewClient, Plan
 from imports.records import unpack
+from workshops.db import next_ids
 from workshops.models import Workshop
-
-
-def next_ids(cursor, model, count: int) -> list[int]:
-    """``count`` fresh primary keys of ``model`` from its sequence, in order."""
-    if not count:
-        return []
-    cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [model._meta.db_table])
-    sequence = cursor.fetchone()[0]
-    # The sequence resolved once (pg_get_serial_sequence() in the select list runs per row: 4× slower);
-    # one array back instead of 100,000 one-column rows.
-    cursor.execute("SELECT array_agg(id ORDER BY id) FROM (SELECT nextval(%s::regclass) AS id "
-                   "FROM generate_series(1, %s)) AS fresh", [sequence, count])
-    return cursor.fetchone()[0]
 
 
 def _client_id(ref: ClientRef) -> int:

@@ -125,7 +125,12 @@ def test_clients_created_with_their_first_visit_get_their_visits_and_keep_it(wor
     assert first_visit(created_now) == noon(date(2023, 2, 1))
     assert first_visit(known) == noon(date(2024, 9, 1))
     assert workshop in known.workshops.all(), "a known client is linked to the branch of their visit"
-    assert Booking.objects.filter(client=created_now).count() == 2
+    copied = Booking.objects.filter(client=created_now).order_by("starts_at")
+    assert [b.starts_at for b in copied] == [noon(date(2023, 2, 1)), noon(date(2024, 5, 1))]
+    assert {(b.status, b.channel, b.bay, b.ends_at - b.starts_at) for b in copied} == {
+        (BookingStatus.COMPLETED, "import", lift, timedelta(minutes=oil_change.duration_minutes))}
+    assert [(h.event, h.to_status, h.actor, h.new_starts_at) for b in copied for h in b.history.all()] == [
+        ("created", BookingStatus.COMPLETED, "Импорт", b.starts_at) for b in copied]
 
 
 def test_the_refresh_works_the_first_visits_out_from_the_bookings(workshop, lift, oil_change):
