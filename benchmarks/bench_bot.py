@@ -15,7 +15,8 @@ flight, give the updates handled per second and the SQL queries per update (all 
 of the run ÷ all updates); then as many other users at once against
 ``BENCH_BOT_WEBHOOK_PROCESSES`` (2; 0 skips the run) bot processes in webhook mode, each
 user's updates POSTed to one of them (as a reverse proxy routing by user would), each
-process with its own database threads and the shared Redis gate. Run alone with
+process with its own database threads and the shared Redis gate. Each bot process keeps its
+threads on one CPU as ``runbot`` does (``TELEGRAM_BOT_CPU``, ``botapp/cpu.py``). Run alone with
 ``python -m benchmarks.bench_bot``; it uses the database ``BENCH_DATABASE_URL`` (default
 ``postgres://postgres@127.0.0.1:5432/sto_bench_bot``), creating and migrating it.
 """
@@ -278,6 +279,7 @@ class Played:
         self.queries: Counter[str] = Counter()
         self.handled = 0
         self.elapsed = self.cpu = self.server_cpu = self.last_done = 0.0
+        self.cpu_pinned: int | None = None
 
     @property
     def updates(self) -> int:
@@ -302,6 +304,7 @@ def start_bot(played: Played, concurrency: int, token: str, base_url: str, webho
 
     from botapp import handlers
     from botapp.application import PerUserUpdateProcessor, build_application, release
+    from botapp.cpu import keep_on_one_cpu
     from botapp.webhook import ConstantTimeSecret
 
     class TimedProcessor(PerUserUpdateProcessor):
@@ -348,6 +351,9 @@ def start_bot(played: Played, concurrency: int, token: str, base_url: str, webho
         return asyncio.run_coroutine_threadsafe(coroutine, loop).result(60)
 
     async def start() -> None:
+        # As ``runbot`` does: the bot's threads (this loop's, and the database threads it
+        # starts) on one CPU; the simulated Telegram in its own process stays unpinned.
+        played.cpu_pinned = keep_on_one_cpu()
         await application.initialize()
         await asyncio.get_running_loop().run_in_executor(None, install_counters)
         if webhook_port is None:
@@ -488,6 +494,10 @@ def play_webhook(phones: dict[int, str], processes: int, concurrency: int) -> Pl
     return played
 
 
+def pinned(played: Played) -> str:
+    return f" (threads on CPU {played.cpu_pinned})" if played.cpu_pinned is not None else " (threads on any CPU)"
+
+
 def run() -> list[dict]:
     setup_django()
     from bookings.models import Booking, BookingChannel
@@ -526,7 +536,7 @@ def run() -> list[dict]:
         {"benchmark": "bot: updates handled per second", "value": round(rate, 1), "unit": "updates/s",
          "target": "≥ 200", "ok": rate >= 200,
          "notes": f"{USERS} users at once (half new, half already in the base), {busy.updates} updates, up to "
-                  f"{CONCURRENCY} in flight (one per user at a time); one bot process, no outgoing rate limiter, "
+                  f"{CONCURRENCY} in flight (one per user at a time); one bot process{pinned(busy)}, no outgoing rate limiter, "
                   f"Bot API server in another process; {busy.cpu / busy.updates * 1000:.1f} ms of bot CPU per "
                   f"update ({busy.server_cpu / busy.updates * 1000:.1f} ms for the Bot API server and the users); "
                   f"p95 under this load {busy.percentile_ms(0.95):.0f} ms; load average {load:.2f} after the run"},

@@ -5,15 +5,14 @@ days, one UNION) and its suitable bays with their active bookings in the window 
 LEFT JOIN). The rest is an in-memory sweep.
 """
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from django.db import connection
-from django.db.models import FilteredRelation, Func, IntegerField, Q, QuerySet
+from django.db.models import Q
 from django.utils import timezone
 
-from bookings.models import ACTIVE_STATUSES, BookingChannel
+from bookings.models import ACTIVE_STATUSES, Booking, BookingChannel
 from workshops.models import Bay, ClosedDay, Service, WorkingHours, Workshop
 
 # Staff booking a caller in by phone are not held to the client's lead time and horizon.
@@ -125,74 +124,60 @@ def suitable_bays_q(service: Service) -> Q:
     return q
 
 
-class EpochSeconds(Func):
-    """A timestamp as whole seconds since 1970-01-01 UTC.
+def _epoch(column: str) -> str:
+    """SQL for a timestamp column as whole seconds since 1970-01-01 UTC.
 
     ``slots_available`` reads hundreds of booking times per call; as integers they load
     several times faster than as aware datetimes (Django converts each of those in Python).
     """
-
-    output_field = IntegerField()
-
-    def as_postgresql(self, compiler, connection, **extra_context):
-        return self.as_sql(compiler, connection, template="EXTRACT(EPOCH FROM %(expressions)s)::bigint", **extra_context)
-
-    def as_sqlite(self, compiler, connection, **extra_context):
-        # SQLite keeps datetimes as UTC text; '%%%%s' survives two rounds of %-formatting as '%s'.
-        return self.as_sql(
-            compiler, connection, template="CAST(strftime('%%%%s', %(expressions)s) AS INTEGER)", **extra_context
-        )
-
-
-def _busy_rows(
-    *, workshop: Workshop, service: Service, start: datetime, end: datetime, exclude_booking_id: int | None
-) -> QuerySet[Bay]:
-    """Suitable bays of the branch (only if it offers the service) LEFT JOIN their active bookings in ``[start, end)``."""
-    condition = Q(
-        bookings__status__in=ACTIVE_STATUSES, bookings__starts_at__lt=end, bookings__ends_at__gt=start
-    )
-    if exclude_booking_id is not None:
-        condition &= ~Q(bookings__pk=exclude_booking_id)
-    return (
-        Bay.objects.filter(suitable_bays_q(service), workshop=workshop, workshop__services=service)
-        .annotate(active_booking=FilteredRelation("bookings", condition=condition))
-        .order_by("position", "id")
-    )
-
-
-def _group_by_bay(rows) -> dict[int, list[tuple]]:
-    busy: dict[int, list[tuple]] = defaultdict(list)
-    for bay_id, starts_at, ends_at in rows:
-        busy[bay_id]  # keeps bays without bookings
-        if starts_at is not None:
-            busy[bay_id].append((starts_at, ends_at))
-    for intervals in busy.values():
-        intervals.sort()
-    return dict(busy)
-
-
-def load_busy(
-    *, workshop: Workshop, service: Service, start: datetime, end: datetime, exclude_booking_id: int | None = None
-) -> dict[int, list[tuple[datetime, datetime]]]:
-    """Suitable bays of the branch (only if it offers the service) → their active bookings in ``[start, end)``.
-
-    One query: bays LEFT JOIN their overlapping active bookings. A bay without bookings
-    maps to an empty list; bays come in their display order, bookings sorted by start.
-    """
-    rows = _busy_rows(
-        workshop=workshop, service=service, start=start, end=end, exclude_booking_id=exclude_booking_id
-    ).values_list("id", "active_booking__starts_at", "active_booking__ends_at")
-    return _group_by_bay(rows)
+    if connection.vendor == "postgresql":
+        return f"EXTRACT(EPOCH FROM {column})::bigint"
+    return f"CAST(strftime('%%s', {column}) AS INTEGER)"  # SQLite keeps UTC text; '%%' is a literal '%'
 
 
 def load_busy_seconds(
     *, workshop: Workshop, service: Service, start: datetime, end: datetime, exclude_booking_id: int | None = None
 ) -> dict[int, list[tuple[int, int]]]:
-    """``load_busy`` with each booking as ``(starts, ends)`` in epoch seconds (one query)."""
-    rows = _busy_rows(
-        workshop=workshop, service=service, start=start, end=end, exclude_booking_id=exclude_booking_id
-    ).values_list("id", EpochSeconds("active_booking__starts_at"), EpochSeconds("active_booking__ends_at"))
-    return _group_by_bay(rows)
+    """Suitable bays of the branch (only if it offers the service) → their active bookings in ``[start, end)``.
+
+    One query: bays LEFT JOIN their overlapping active bookings, each as ``(starts, ends)``
+    in epoch seconds. A bay without bookings maps to an empty list; bays come in their
+    display order, bookings sorted by start.
+    """
+    # Plain SQL: the calendar and the times of the bot run this on every screen, and
+    # building it through the ORM (a FilteredRelation) cost ~0.75 ms of Python, four times
+    # running it (BENCHMARKS.md, "Telegram bot"). Suitable bays as in ``suitable_bays_q``.
+    bay, booking = Bay._meta.db_table, Booking._meta.db_table
+    offered = Service.workshops.through._meta.db_table
+    adapt = connection.ops.adapt_datetimefield_value
+    statuses = ", ".join(["%s"] * len(ACTIVE_STATUSES))
+    on = f"b.bay_id = bay.id AND b.status IN ({statuses}) AND b.starts_at < %s AND b.ends_at > %s"
+    params: list = [*ACTIVE_STATUSES, adapt(end), adapt(start)]
+    if exclude_booking_id is not None:
+        on += " AND b.id <> %s"
+        params.append(exclude_booking_id)
+    where = "bay.workshop_id = %s AND bay.is_active"
+    params.append(workshop.pk)
+    if service.bay_kind:
+        where += " AND bay.kind = %s"
+        params.append(service.bay_kind)
+    where += f" AND EXISTS (SELECT 1 FROM {offered} WHERE service_id = %s AND workshop_id = %s)"
+    params += [service.pk, workshop.pk]
+    sql = (
+        f"SELECT bay.id, {_epoch('b.starts_at')}, {_epoch('b.ends_at')} FROM {bay} bay "
+        f"LEFT JOIN {booking} b ON {on} WHERE {where} ORDER BY bay.position, bay.id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    busy: dict[int, list[tuple[int, int]]] = {}
+    for bay_id, starts_at, ends_at in rows:
+        intervals = busy.setdefault(bay_id, [])  # keeps bays without bookings
+        if starts_at is not None:
+            intervals.append((starts_at, ends_at))
+    for intervals in busy.values():
+        intervals.sort()
+    return busy
 
 
 def _free_bays(busy: dict[int, list[tuple[int, int]]], starts: list[int], duration: int) -> list[tuple[int, ...]]:

@@ -1,7 +1,7 @@
-"""Branches and services as the bot shows them, kept in the process for ``CATALOG_TTL`` seconds.
+"""Branches, services and the operator as the bot shows them, kept in the process for ``CATALOG_TTL`` seconds.
 
 Almost every screen needs them (the calendar and the times need the branch's rules and
-the service's duration), and they change a few times a year. A booking is always made
+the service's duration; the consent names the operator), and they change a few times a year. A booking is always made
 with rows read fresh at «Подтвердить», so a change in admin shows in the bot within
 ``CATALOG_TTL`` seconds and a withdrawn service can never be booked. The instances are
 shared: read them, never change them.
@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from botapp import selectors
-from workshops.models import Service, Workshop
+from workshops.models import Company, Service, Workshop
 
 CATALOG_TTL = 30.0
 T = TypeVar("T")
@@ -45,12 +45,17 @@ def services(workshop_id: int) -> list[Service]:
 
 def workshop(workshop_id: int) -> Workshop | None:
     """A working branch by id, or ``None``."""
-    return _cached(("workshop", workshop_id), lambda: Workshop.objects.filter(pk=workshop_id, is_active=True).first())
+    return _cached(("workshop", workshop_id), lambda: selectors.active_workshop(workshop_id))
 
 
 def service(service_id: int) -> Service | None:
     """A bookable service by id, or ``None``."""
-    return _cached(("service", service_id), lambda: Service.objects.filter(pk=service_id, is_active=True).first())
+    return _cached(("service", service_id), lambda: selectors.active_service(service_id))
+
+
+def company() -> Company | None:
+    """The personal-data operator named in the consent (``None`` until it is set up in admin)."""
+    return _cached(("company",), selectors.company)
 
 
 def clear() -> None:

@@ -200,6 +200,11 @@ TELEGRAM_BOT_TOKEN = env.str("TELEGRAM_BOT_TOKEN", default="")
 TELEGRAM_API_URL = env.str("TELEGRAM_API_URL", default="https://api.telegram.org/bot")
 TELEGRAM_WEBHOOK_URL = env.str("TELEGRAM_WEBHOOK_URL", default="")
 TELEGRAM_WEBHOOK_SECRET = env.str("TELEGRAM_WEBHOOK_SECRET", default="")
+# The CPU the bot's threads keep to (botapp/cpu.py): auto (one, chosen by process id), all
+# (wherever the kernel puts them) or a CPU number.
+TELEGRAM_BOT_CPU = env.str("TELEGRAM_BOT_CPU", default="auto")
+if TELEGRAM_BOT_CPU not in ("auto", "all") and not TELEGRAM_BOT_CPU.isdigit():
+    raise ImproperlyConfigured("TELEGRAM_BOT_CPU must be auto, all or a CPU number (0, 1, …).")
 
 # --- Container healthchecks -----------------------------------------------------
 # A file the bot (after each answered getUpdates) and beat (on each tick) touch, for

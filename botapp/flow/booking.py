@@ -61,8 +61,7 @@ def local_at(turn: Turn, value: str | None = None) -> datetime:
 def chosen(turn: Turn, *, fresh: bool = False) -> tuple[Workshop, Service]:
     """The chosen branch and service: from the catalog for screens, ``fresh`` from the database to book."""
     if fresh:
-        workshop = Workshop.objects.filter(pk=turn.data.get("ws"), is_active=True).first()
-        service = Service.objects.filter(pk=turn.data.get("sv"), is_active=True).first()
+        workshop, service = selectors.active_workshop(turn.data.get("ws")), selectors.active_service(turn.data.get("sv"))
     else:
         workshop, service = catalog.workshop(turn.data.get("ws")), catalog.service(turn.data.get("sv"))
     if workshop is None or service is None:
@@ -480,7 +479,7 @@ def confirmed(turn: Turn, arg: str) -> Reply:
 
 def confirm_booking(turn: Turn) -> Reply:
     """Create the booking through the engine (channel telegram); a taken slot offers alternatives."""
-    client = Client.objects.filter(pk=turn.data.get("client_id"), telegram_user_id=turn.user.id).first()
+    client = selectors.linked_client(turn.data.get("client_id"), turn.user.id)
     if client is None:
         session_reset(turn)
         return Reply([Out(render("relink"))], answer=render("answer_sorry"))
@@ -505,7 +504,7 @@ def confirm_booking(turn: Turn) -> Reply:
 def chosen_vehicle(turn: Turn, client: Client) -> Vehicle | None:
     """The car picked from the client's list (only if still theirs), or the new one, added now."""
     if turn.data.get("car"):
-        return Vehicle.objects.filter(pk=turn.data["car"], client=client).first()
+        return selectors.vehicle_of(client, turn.data["car"])
     if turn.data.get("plate") or turn.data.get("vin"):
         return vehicle_add(
             client=client, plate=turn.data.get("plate", ""), vin=turn.data.get("vin", ""),

@@ -7,7 +7,7 @@ A new ``CONSENT_VERSION`` asks everyone again and leaves the old records as they
 the bot starts again from the consent.
 """
 
-from botapp import callbacks, keyboards, selectors
+from botapp import callbacks, catalog, keyboards, selectors
 from botapp.flow.core import (
     Out,
     Reply,
@@ -50,7 +50,7 @@ def has_consent(turn: Turn) -> bool:
 
 def consent_text() -> str | None:
     """The consent text as shown, or ``None`` when the operator is not set up in admin."""
-    operator = selectors.company()
+    operator = catalog.company()
     if operator is None:
         return None
     return render("consent", company=operator, version=CONSENT_VERSION)

@@ -162,6 +162,8 @@ def test_runbot_polls_and_answers(botapi, shop):
     assert botapi.sent_to(USER)[-1]["text"].startswith("СОГЛАСИЕ НА ОБРАБОТКУ")
     assert process.returncode == 0, output
     assert botapi.token not in output
+    if hasattr(os, "sched_setaffinity"):
+        assert "Bot: polling, threads on CPU " in output
 
 
 @pytest.mark.slow

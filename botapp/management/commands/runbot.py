@@ -7,6 +7,7 @@ from telegram import Update
 from telegram.error import InvalidToken, NetworkError
 
 from botapp.application import build_application
+from botapp.cpu import keep_on_one_cpu
 from botapp.redact import install_redaction
 from botapp.webhook import run_webhook, webhook_options
 
@@ -27,17 +28,18 @@ class Command(BaseCommand):
             application = build_application()
             if webhook:
                 webhook_options(listen=listen, port=port)  # fail before starting on a bad setting
+            cpu = keep_on_one_cpu()  # before the bot starts any thread
         except ImproperlyConfigured as exc:
             raise CommandError(str(exc)) from exc
         # The first call to the Bot API (getMe) is where a wrong token or an unreachable
         # server shows: the installer gets one line in Russian, not a traceback.
         try:
             if webhook:
-                self.stdout.write(f"Bot: webhook on {listen}:{port}", ending="\n")
+                self.stdout.write(f"Bot: webhook on {listen}:{port}{on_cpu(cpu)}", ending="\n")
                 self.stdout.flush()
                 run_webhook(application, listen=listen, port=port)
             else:
-                self.stdout.write("Bot: polling")
+                self.stdout.write(f"Bot: polling{on_cpu(cpu)}")
                 self.stdout.flush()
                 application.run_polling(allowed_updates=Update.ALL_TYPES)
         except InvalidToken as exc:
@@ -47,3 +49,7 @@ class Command(BaseCommand):
                 f"Нет связи с Bot API ({settings.TELEGRAM_API_URL or 'api.telegram.org'}): {exc}. "
                 "Проверьте сеть и TELEGRAM_API_URL."
             ) from exc
+
+
+def on_cpu(cpu: int | None) -> str:
+    return f", threads on CPU {cpu}" if cpu is not None else ""
