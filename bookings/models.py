@@ -48,10 +48,14 @@ class TsTzRange(Func):
 class Booking(models.Model):
     """A client's visit occupying one bay for ``[starts_at, ends_at)`` (stored in UTC)."""
 
-    workshop = models.ForeignKey(Workshop, models.PROTECT, related_name="bookings", verbose_name="филиал")
-    bay = models.ForeignKey(Bay, models.PROTECT, related_name="bookings", verbose_name="пост")
+    # Branch, bay and client lead composite indexes below, which serve their look-ups: a
+    # single-column index each would only cost every insert (an import writes 100,000).
+    workshop = models.ForeignKey(
+        Workshop, models.PROTECT, related_name="bookings", verbose_name="филиал", db_index=False
+    )
+    bay = models.ForeignKey(Bay, models.PROTECT, related_name="bookings", verbose_name="пост", db_index=False)
     service = models.ForeignKey(Service, models.PROTECT, related_name="bookings", verbose_name="услуга")
-    client = models.ForeignKey(Client, models.PROTECT, related_name="bookings", verbose_name="клиент")
+    client = models.ForeignKey(Client, models.PROTECT, related_name="bookings", verbose_name="клиент", db_index=False)
     vehicle = models.ForeignKey(
         Vehicle, models.SET_NULL, null=True, blank=True, related_name="bookings", verbose_name="автомобиль"
     )
@@ -62,7 +66,8 @@ class Booking(models.Model):
     comment = models.TextField("комментарий", blank=True)
     created_at = models.DateTimeField("создана", auto_now_add=True, db_index=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+", verbose_name="создал"
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+", verbose_name="создал",
+        db_index=False,  # indexed where set (Meta): most bookings come from the bot or an import
     )
     rating = models.PositiveSmallIntegerField(
         "оценка клиента", null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(5)],
@@ -96,6 +101,8 @@ class Booking(models.Model):
             models.Index(fields=["status", "starts_at"], name="booking_status_starts_idx"),
             # The admin list across branches (owner, or staff of several) pages in date order.
             models.Index(fields=["starts_at"], name="booking_starts_idx"),
+            # For deleting a user (``SET_NULL``): only the bookings staff entered carry one.
+            models.Index(fields=["created_by"], name="booking_created_by_idx", condition=Q(created_by__isnull=False)),
         ]
 
     def __str__(self) -> str:
@@ -124,7 +131,8 @@ class BookingHistory(models.Model):
     new_starts_at = models.DateTimeField("стало время", null=True, blank=True)
     at = models.DateTimeField("когда", auto_now_add=True)
     by_user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+", verbose_name="сотрудник"
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+", verbose_name="сотрудник",
+        db_index=False,  # indexed where set (Meta), as on Booking
     )
     actor = models.CharField("кто", max_length=100, blank=True, help_text="Клиент (Telegram), система, …")
     reason = models.TextField("причина", blank=True)
@@ -133,7 +141,12 @@ class BookingHistory(models.Model):
         verbose_name = "история записи"
         verbose_name_plural = "история записей"
         ordering = ["booking", "at", "id"]
-        indexes = [models.Index(fields=["to_status", "at"], name="history_status_at_idx")]
+        indexes = [
+            # Reports read status changes in a period (``event = status``); «created» rows, one per
+            # booking and 100,000 per big import, stay out of this index.
+            models.Index(fields=["to_status", "at"], name="history_status_at_idx", condition=Q(event="status")),
+            models.Index(fields=["by_user"], name="history_by_user_idx", condition=Q(by_user__isnull=False)),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_event_display()}: {self.get_to_status_display()}"

@@ -48,7 +48,7 @@ class ClientPhone(models.Model):
     """A phone in E.164; a number belongs to at most one client."""
 
     client = models.ForeignKey(Client, models.CASCADE, related_name="phones", verbose_name="клиент")
-    number = models.CharField("телефон (E.164)", max_length=20, unique=True)
+    number = models.CharField("телефон (E.164)", max_length=20)
     extension = models.CharField("добавочный", max_length=10, blank=True)
     position = models.PositiveSmallIntegerField("порядок", default=0)
 
@@ -56,6 +56,9 @@ class ClientPhone(models.Model):
         verbose_name = "телефон"
         verbose_name_plural = "телефоны"
         ordering = ["client", "position", "id"]
+        # A constraint rather than ``unique=True``: the field would also get a ``LIKE``-prefix index
+        # that no search uses (phones are matched exactly or by a tail), paid for by every import.
+        constraints = [models.UniqueConstraint(fields=["number"], name="clientphone_number_unique")]
 
     def __str__(self) -> str:
         from clients.normalize import format_phone
@@ -69,7 +72,7 @@ class Vehicle(models.Model):
     client = models.ForeignKey(Client, models.CASCADE, related_name="vehicles", verbose_name="клиент")
     make = models.CharField("марка", max_length=100, blank=True)
     model = models.CharField("модель", max_length=100, blank=True)
-    plate = models.CharField("госномер", max_length=12, blank=True, db_index=True)
+    plate = models.CharField("госномер", max_length=12, blank=True)
     vin = models.CharField("VIN", max_length=17, blank=True)
     year = models.PositiveSmallIntegerField("год выпуска", null=True, blank=True)
     mileage_km = models.PositiveIntegerField("пробег, км", null=True, blank=True)
@@ -83,6 +86,9 @@ class Vehicle(models.Model):
             models.UniqueConstraint(fields=["vin"], condition=~Q(vin=""), name="vehicle_vin_unique"),
             models.CheckConstraint(condition=~Q(plate="", vin=""), name="vehicle_has_plate_or_vin"),
         ]
+        # Plates are matched exactly (search, import): one plain index, not ``db_index``'s pair
+        # with a ``LIKE``-prefix index nothing uses.
+        indexes = [models.Index(fields=["plate"], name="vehicle_plate_idx")]
 
     def __str__(self) -> str:
         title = " ".join(part for part in (self.make, self.model) if part) or "Автомобиль"
