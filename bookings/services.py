@@ -39,7 +39,7 @@ from bookings.notifications.events import (
 )
 from clients.models import Client, Vehicle
 from clients.services import client_link_workshop
-from workshops.db import next_ids
+from workshops.db import lock_against_deletion, next_ids
 from workshops.models import Bay, Service, Workshop
 
 ALTERNATIVES_COUNT = 6
@@ -600,6 +600,10 @@ def booking_import_visits_copy(
     if bay is None:
         raise BookingRuleError(f"В филиале «{workshop}» нет ни одного поста.", code="no_suitable_bay")
     moments = _ImportMoments(workshop.tz, timedelta(minutes=service.duration_minutes))
+    with connection.cursor() as cursor:
+        # The caller may have turned per-row foreign-key checks off (``foreign_key_checks_skipped``).
+        if not (lock_against_deletion(cursor, Bay, [bay.pk]) and lock_against_deletion(cursor, Service, [service.pk])):
+            raise BookingRuleError("Пост или услугу удалили во время загрузки. Повторите её.", code="bay_or_service_gone")
     fresh = [visit for visit in visits if visit[0] in new_client_ids]
     others = [visit for visit in visits if visit[0] not in new_client_ids] if fresh else visits
     with connection.cursor() as cursor:

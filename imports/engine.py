@@ -119,10 +119,11 @@ def _return_freed_memory() -> None:
 
 
 def _lock_client_tables() -> None:
-    """Keep other writers from adding phones or clients while the plan is made and written (a second or two)."""
+    """Keep other writers from adding, changing or deleting clients, phones and cars while the
+    plan is made and written (a few seconds); reading them goes on."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("LOCK TABLE clients_client, clients_clientphone IN SHARE ROW EXCLUSIVE MODE")
+            cursor.execute("LOCK TABLE clients_client, clients_clientphone, clients_vehicle IN SHARE ROW EXCLUSIVE MODE")
 
 
 def run_import(

@@ -49,24 +49,29 @@ def write_plan(plan: Plan, workshop: Workshop, *, writer: str = "auto") -> None:
     if writer == "auto":
         writer = "copy" if connection.vendor == "postgresql" else "orm"
     if writer == "copy":
-        from imports.write_copy import write_new_rows_copy, write_updates_copy
+        from imports.write_copy import write_plan_copy
 
-        write_new_rows_copy(plan, workshop)
-        write_updates_copy(plan)
+        write_plan_copy(plan, workshop)
     else:
         _write_new_rows_orm(plan, workshop)
         _write_updates(plan)
-    if plan.visits:
-        # Ids in place of the plan's references, one tuple at a time (no second list of 100,000 visits).
-        visits: list = plan.visits
-        for n, (client, vehicle, visited_on) in enumerate(plan.visits):
-            visits[n] = (_client_id(client), _vehicle_id(vehicle), visited_on)
-        service = import_visit_service()
-        if writer == "copy":  # the new clients were written above with their link and first visit
-            plan.visits_created = booking_import_visits_copy(workshop=workshop, service=service, visits=visits,
-                                                             new_client_ids=_ids(plan.new_clients))
-        else:
-            plan.visits_created = booking_import_visits_bulk(workshop=workshop, service=service, visits=visits)
+        write_visits(plan, workshop, copy=False)
+
+
+def write_visits(plan: Plan, workshop: Workshop, *, copy: bool) -> None:
+    """The plan's visits as completed bookings; its new clients and vehicles are written already."""
+    if not plan.visits:
+        return
+    # Ids in place of the plan's references, one tuple at a time (no second list of 100,000 visits).
+    visits: list = plan.visits
+    for n, (client, vehicle, visited_on) in enumerate(plan.visits):
+        visits[n] = (_client_id(client), _vehicle_id(vehicle), visited_on)
+    service = import_visit_service()
+    if copy:  # the new clients were written with their link and first visit
+        plan.visits_created = booking_import_visits_copy(workshop=workshop, service=service, visits=visits,
+                                                         new_client_ids=_ids(plan.new_clients))
+    else:
+        plan.visits_created = booking_import_visits_bulk(workshop=workshop, service=service, visits=visits)
 
 
 def _write_new_rows_orm(plan: Plan, workshop: Workshop) -> None:

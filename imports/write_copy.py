@@ -1,7 +1,10 @@
 """PostgreSQL writer: ids from the sequences, then one ``COPY`` per table (no per-row INSERT).
 
-Safe because ``run_import`` holds a SHARE ROW EXCLUSIVE lock on the client and phone tables
-from planning to commit: nobody can add the phone or INN this plan decided was free. Branch
+Safe because ``run_import`` holds a SHARE ROW EXCLUSIVE lock on the client, phone and car
+tables from planning to commit: nobody can add the phone, INN or VIN this plan decided was
+free, nor delete a client or car it refers to. That, and a lock on the branch, bay and service
+rows, is what lets the writer turn PostgreSQL's per-row foreign-key checks off (where the
+database role may): every row it refers to exists and stays until commit. Branch
 links of new clients are copied too (nobody else can see those clients yet); links of existing
 clients go through ``INSERT … SELECT unnest(…) ON CONFLICT DO NOTHING`` (that table is not locked).
 Timestamps are written as text: psycopg dumps an aware ``datetime`` several times slower than a string.
@@ -14,14 +17,25 @@ from django.utils import timezone
 
 from bookings.services import import_visit_starts_at
 from clients.models import Client, ClientPhone, Vehicle
+from imports.errors import ImportRefused
 from imports.plan import ClientRef, NewClient, Plan
 from imports.records import unpack
-from workshops.db import next_ids
+from imports.write import write_visits
+from workshops.db import foreign_key_checks_skipped, lock_against_deletion, next_ids
 from workshops.models import Workshop
 
 
 def _client_id(ref: ClientRef) -> int:
     return ref.id if isinstance(ref, NewClient) else ref  # type: ignore[return-value]
+
+
+def write_plan_copy(plan: Plan, workshop: Workshop) -> None:
+    with connection.cursor() as cursor, foreign_key_checks_skipped(cursor):
+        if not lock_against_deletion(cursor, Workshop, [workshop.pk]):
+            raise ImportRefused("Филиал удалили во время загрузки: ничего не записано.")
+        write_new_rows_copy(plan, workshop)
+        write_updates_copy(plan)
+        write_visits(plan, workshop, copy=True)
 
 
 def write_new_rows_copy(plan: Plan, workshop: Workshop) -> None:
