@@ -4,7 +4,7 @@ from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 
 
 def next_ids(cursor: Any, model: Any, count: int) -> list[int]:
@@ -37,6 +37,9 @@ def foreign_key_checks_skipped(cursor: Any) -> Iterator[bool]:
     ``GRANT SET ON PARAMETER``; a role without it keeps the checks. Yields whether they are off.
     Only ``SET LOCAL``: the checks come back at the end of the block, or of the transaction.
     """
+    if not connection.in_atomic_block:  # SET LOCAL would end with its own statement
+        yield False
+        return
     try:
         with transaction.atomic():  # a savepoint: a refusal must not abort the caller's transaction
             cursor.execute("SET LOCAL session_replication_role = replica")

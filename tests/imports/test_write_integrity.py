@@ -112,6 +112,14 @@ def test_the_checks_are_off_only_inside_the_block(db):
             _phone_of_nobody()
 
 
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_the_checks_stay_on():
+    with connection.cursor() as cursor, foreign_key_checks_skipped(cursor) as skipped:
+        assert skipped is False
+        cursor.execute("SHOW session_replication_role")
+        assert cursor.fetchone()[0] == "origin"
+
+
 def test_the_checks_stay_on_for_a_role_that_may_not_skip_them(role_without_superuser):
     with connection.cursor() as cursor, foreign_key_checks_skipped(cursor) as skipped:
         assert skipped is False
