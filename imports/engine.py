@@ -163,11 +163,10 @@ def run_import(
         else:
             with transaction.atomic():
                 _lock_client_tables()
-                plan = build_plan(outcomes, groups, workshop)
                 report(50)
-                from imports.write import write_plan
+                from imports.write import plan_and_write
 
-                write_plan(plan, workshop, writer=writer)
+                plan = plan_and_write(outcomes, groups, workshop, writer=writer)
             for group, ref in zip(groups, plan.group_clients):
                 client_id = ref.id if isinstance(ref, NewClient) else ref
                 for index in group:

@@ -140,31 +140,10 @@ def same_name(a: str, b: str) -> bool:
 
 def build_plan(outcomes: list[RowOutcome], groups: list[list[int]], workshop: Workshop) -> Plan:
     """The write plan for ``groups`` (from ``group_in_file``); sets each imported row's status."""
-    plan = Plan()
-    phones = (p for g in groups for i in g for p, _ in outcomes[i].phones)
-    inns = (outcomes[i].inn for g in groups for i in g if outcomes[i].inn)
-    phone_owner = dict(_lookup(ClientPhone, "number", phones, "number", "client_id"))
-    inn_owner = dict(_lookup(Client, "inn", inns, "inn", "id"))
-    existing_ids: set[int] = set(phone_owner.values()) | set(inn_owner.values())
-    clients = {row[0]: row for row in _lookup(Client, "id", existing_ids, "id", "name", "kind", "inn", "email", "comment")}
-    linked = _linked_here(existing_ids, workshop)
-    vehicles_by_client: dict[int, list[dict[str, Any]]] = {}
-    for row in _lookup(Vehicle, "client_id", existing_ids, "id", "client_id", "vin", "plate", "make", "model", "year",
-                       "mileage_km", order_by="client_id, id"):
-        vehicles_by_client.setdefault(row[1], []).append(dict(zip(("id", "client_id", "vin", "plate", "make", "model", "year", "mileage_km"), row)))
-    vins = (c.vin for g in groups for i in g for c in outcomes[i].cars if c.vin)
-    vin_owner: dict[str, ClientRef] = dict(_lookup(Vehicle, "vin", vins, "vin", "client_id"))
-    visited = _visited_here(existing_ids, workshop)
-    has_bay = Bay.objects.filter(workshop=workshop).exists()
-    if not has_bay and any(outcomes[i].visits for g in groups for i in g):
-        plan.notes.append(f"В филиале «{workshop}» нет ни одного поста — история визитов не загружена. "
-                          "Добавьте пост и загрузите файл ещё раз: клиенты не задвоятся.")
-    planner = _GroupPlanner(plan, outcomes, workshop, phone_owner, inn_owner, clients, linked,
-                            vehicles_by_client, vin_owner, visited, has_bay)
+    planner = GroupPlanner.load(outcomes, groups, workshop)
     for group in groups:
         planner.plan_group(group)
-    plan.clients_in_file = len(groups)
-    return plan
+    return planner.plan
 
 
 def _linked_here(client_ids: set[int], workshop: Workshop) -> set[int]:
@@ -205,8 +184,33 @@ def _visited_here(client_ids: set[int], workshop: Workshop) -> set[tuple[int, da
     return visited
 
 
-class _GroupPlanner:
-    """Plans one group at a time against the snapshot of existing rows loaded by ``build_plan``."""
+class GroupPlanner:
+    """Plans one group at a time against a snapshot of the existing rows the groups touch (``load``)."""
+
+    @classmethod
+    def load(cls, outcomes: list[RowOutcome], groups: list[list[int]], workshop: Workshop) -> "GroupPlanner":
+        """Reads from the database everything planning needs; ``plan_group`` then reads nothing."""
+        plan = Plan(clients_in_file=len(groups))
+        phones = (p for g in groups for i in g for p, _ in outcomes[i].phones)
+        inns = (outcomes[i].inn for g in groups for i in g if outcomes[i].inn)
+        phone_owner = dict(_lookup(ClientPhone, "number", phones, "number", "client_id"))
+        inn_owner = dict(_lookup(Client, "inn", inns, "inn", "id"))
+        existing_ids: set[int] = set(phone_owner.values()) | set(inn_owner.values())
+        clients = {row[0]: row for row in _lookup(Client, "id", existing_ids, "id", "name", "kind", "inn", "email", "comment")}
+        linked = _linked_here(existing_ids, workshop)
+        vehicles_by_client: dict[int, list[dict[str, Any]]] = {}
+        for row in _lookup(Vehicle, "client_id", existing_ids, "id", "client_id", "vin", "plate", "make", "model", "year",
+                           "mileage_km", order_by="client_id, id"):
+            vehicles_by_client.setdefault(row[1], []).append(dict(zip(("id", "client_id", "vin", "plate", "make", "model", "year", "mileage_km"), row)))
+        vins = (c.vin for g in groups for i in g for c in outcomes[i].cars if c.vin)
+        vin_owner: dict[str, ClientRef] = dict(_lookup(Vehicle, "vin", vins, "vin", "client_id"))
+        visited = _visited_here(existing_ids, workshop)
+        has_bay = Bay.objects.filter(workshop=workshop).exists()
+        if not has_bay and any(outcomes[i].visits for g in groups for i in g):
+            plan.notes.append(f"В филиале «{workshop}» нет ни одного поста — история визитов не загружена. "
+                              "Добавьте пост и загрузите файл ещё раз: клиенты не задвоятся.")
+        return cls(plan, outcomes, workshop, phone_owner, inn_owner, clients, linked, vehicles_by_client, vin_owner,
+                   visited, has_bay)
 
     def __init__(self, plan: Plan, outcomes: list[RowOutcome], workshop: Workshop, phone_owner: dict[str, int],
                  inn_owner: dict[str, int], clients: dict[int, tuple[Any, ...]], linked: set[int],
@@ -216,6 +220,13 @@ class _GroupPlanner:
         self.phone_owner, self.inn_owner, self.clients, self.linked = phone_owner, inn_owner, clients, linked
         self.vehicles_by_client, self.vin_owner, self.visited, self.has_bay = vehicles_by_client, vin_owner, visited, has_bay
 
+    def new_clients_ahead(self, groups: list[list[int]]) -> int:
+        """How many of ``groups`` will make a new client: those no phone or INN of which is known."""
+        outcomes, phone_owner, inn_owner = self.outcomes, self.phone_owner, self.inn_owner
+        return sum(1 for group in groups
+                   if not any(p in phone_owner for i in group for p, _ in outcomes[i].phones)
+                   and not any(outcomes[i].inn in inn_owner for i in group))
+
     def conflict(self, outcome: RowOutcome, client_id: ClientRef | None, field_name: str, kept: str, offered: str) -> None:
         if isinstance(client_id, NewClient):
             client_id = None  # created by this file: no number yet (and the summary is stored as JSON)
@@ -224,7 +235,8 @@ class _GroupPlanner:
             self.plan.conflicts.append({"loc": outcome.loc, "line": outcome.line, "client_id": client_id,
                                         "field": field_name, "kept": kept, "offered": offered})
 
-    def plan_group(self, group: list[int]) -> None:
+    def plan_group(self, group: list[int]) -> NewClient | None:
+        """Plans ``group``; returns the client it creates (complete: later groups never change it), if any."""
         outcomes = self.outcomes
         rows = [outcomes[i] for i in group]
         phone_owner, inn_owner = self.phone_owner, self.inn_owner
@@ -272,6 +284,7 @@ class _GroupPlanner:
         for outcome in rows[1:]:
             outcome.status = MERGED
         self.plan.group_clients.append(target)
+        return target if is_new else None  # type: ignore[return-value]
 
     def _fill_existing(self, client_id: int, rows: list[RowOutcome]) -> bool:
         _id, name, kind, inn, email, comment = self.clients[client_id]

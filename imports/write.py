@@ -16,8 +16,8 @@ from bookings.services import (
     import_visit_starts_at,
 )
 from clients.models import Client, ClientPhone, Vehicle
-from imports.plan import ClientRef, NewClient, NewVehicle, Plan, VehicleRef
-from imports.records import unpack
+from imports.plan import ClientRef, NewClient, NewVehicle, Plan, VehicleRef, build_plan
+from imports.records import RowOutcome, unpack
 from workshops.models import Workshop
 
 BATCH = 5000
@@ -44,18 +44,21 @@ def _ids(clients: list[NewClient]) -> Container[int]:
     return {client.id for client in clients}  # type: ignore[misc]
 
 
-def write_plan(plan: Plan, workshop: Workshop, *, writer: str = "auto") -> None:
-    """Create and fill what ``plan`` says; assigns ids to its new clients and vehicles."""
+def plan_and_write(outcomes: list[RowOutcome], groups: list[list[int]], workshop: Workshop, *,
+                   writer: str = "auto") -> Plan:
+    """Plan ``groups`` (``build_plan``) and create and fill what the plan says; returns the plan, its
+    new clients and vehicles with their ids."""
     if writer == "auto":
         writer = "copy" if connection.vendor == "postgresql" else "orm"
     if writer == "copy":
-        from imports.write_copy import write_plan_copy
+        from imports.write_copy import plan_and_write_copy
 
-        write_plan_copy(plan, workshop)
-    else:
-        _write_new_rows_orm(plan, workshop)
-        _write_updates(plan)
-        write_visits(plan, workshop, copy=False)
+        return plan_and_write_copy(outcomes, groups, workshop)
+    plan = build_plan(outcomes, groups, workshop)
+    _write_new_rows_orm(plan, workshop)
+    _write_updates(plan)
+    write_visits(plan, workshop, copy=False)
+    return plan
 
 
 def write_visits(plan: Plan, workshop: Workshop, *, copy: bool) -> None:
