@@ -11,7 +11,7 @@ from bookings.models import Booking, BookingChannel, BookingHistory
 from clients.models import Client, ClientPhone, Vehicle
 from imports.engine import run_import
 from tests.factories import ClientFactory, VehicleFactory
-from workshops.db import foreign_key_checks_skipped, lock_against_deletion
+from workshops.db import foreign_key_checks_skipped, lock_against_deletion, next_ids
 from workshops.models import Workshop
 
 FILE = (
@@ -133,3 +133,15 @@ def test_locking_rows_against_deletion_says_when_one_is_gone(branch):
         assert lock_against_deletion(cursor, Workshop, [branch.pk, other.pk]) is True
         assert lock_against_deletion(cursor, Workshop, [branch.pk, 10**9]) is False
         assert lock_against_deletion(cursor, Workshop, []) is True
+
+
+def test_fresh_ids_are_a_range_or_else_the_numbers_taken(db):
+    with connection.cursor() as cursor:
+        ids = next_ids(cursor, Vehicle, 5)
+        assert isinstance(ids, range) and len(ids) == 5
+        assert next_ids(cursor, Vehicle, 0) == range(0)
+        # Another session taking numbers in between looks like a sequence that skips some.
+        cursor.execute("SELECT pg_get_serial_sequence('clients_vehicle', 'id')")
+        cursor.execute(f"ALTER SEQUENCE {cursor.fetchone()[0]} INCREMENT BY 3")
+        ids = next_ids(cursor, Vehicle, 4)
+    assert list(ids) == [ids[0], ids[0] + 3, ids[0] + 6, ids[0] + 9]
