@@ -48,8 +48,9 @@ class TsTzRange(Func):
 class Booking(models.Model):
     """A client's visit occupying one bay for ``[starts_at, ends_at)`` (stored in UTC)."""
 
-    # Branch, bay and client lead composite indexes below, which serve their look-ups: a
-    # single-column index each would only cost every insert (an import writes 100,000).
+    # Branch and client lead composite indexes below, which serve their look-ups; the bay's
+    # (active bookings, what availability reads) leaves a bay's deletion check to a scan. A
+    # single-column index each would cost every insert (an import writes 100,000).
     workshop = models.ForeignKey(
         Workshop, models.PROTECT, related_name="bookings", verbose_name="филиал", db_index=False
     )
@@ -96,7 +97,8 @@ class Booking(models.Model):
         ]
         indexes = [
             models.Index(fields=["workshop", "starts_at"], name="booking_workshop_starts_idx"),
-            models.Index(fields=["bay", "starts_at"], name="booking_bay_starts_idx"),
+            # Availability reads a bay's active bookings only; past and imported visits stay out.
+            models.Index(fields=["bay", "starts_at"], name="booking_bay_active_idx", condition=Q(status__in=ACTIVE_STATUSES)),
             models.Index(fields=["client", "starts_at"], name="booking_client_starts_idx"),
             models.Index(fields=["status", "starts_at"], name="booking_status_starts_idx"),
             # The admin list across branches (owner, or staff of several) pages in date order.
