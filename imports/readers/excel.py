@@ -4,7 +4,6 @@ import io
 import re
 import zipfile
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
@@ -98,19 +97,6 @@ def _sheet_rows(sheet: Any, name: str) -> Iterator[Row]:
         raise CorruptFile(f"Лист «{name}» повреждён и не читается. Сохраните книгу заново.") from exc
 
 
-def _sheet(workbook: Any, name: str) -> Any:
-    """The parsed sheet ``name``; refused when it is longer than the row limit or does not parse."""
-    try:
-        sheet = workbook.get_sheet_by_name(name)
-        if sheet.total_height > limits.MAX_ROWS + 50:
-            raise _too_many_rows()
-    except (TooManyRows, MemoryError):
-        raise
-    except Exception as exc:
-        raise CorruptFile(f"Лист «{name}» повреждён и не читается. Сохраните книгу заново.") from exc
-    return sheet
-
-
 def read_xlsx(data: bytes, *, head_rows: int = 300) -> list[Table]:
     """Every non-empty sheet as a table of values; formula cells noted (they are never trusted).
 
@@ -118,23 +104,23 @@ def read_xlsx(data: bytes, *, head_rows: int = 300) -> list[Table]:
     """
     from python_calamine import CalamineWorkbook, PasswordError
 
-    archive = check_zip(data)  # first: a zip bomb or a file that is no workbook goes no further
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        # Both inflate the sheets with the GIL released: the formula scan (0.15 s for 100,000 rows)
-        # runs while calamine parses.
-        formula_scan = pool.submit(_has_formulas, archive)
-        try:
-            workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
-        except PasswordError as exc:
-            raise PasswordProtected("Книга Excel защищена паролем. Снимите пароль и загрузите снова.") from exc
-        except Exception as exc:  # calamine raises its own error types for every kind of damage
-            raise CorruptFile(f"Книга Excel повреждена и не читается ({type(exc).__name__}). Сохраните её заново.") from exc
-        names = workbook.sheet_names
-        first = _sheet(workbook, names[0]) if names else None  # parsed while the scan runs; the rest one by one
-        has_formulas = formula_scan.result()
+    has_formulas = _has_formulas(check_zip(data))
+    try:
+        workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
+    except PasswordError as exc:
+        raise PasswordProtected("Книга Excel защищена паролем. Снимите пароль и загрузите снова.") from exc
+    except Exception as exc:  # calamine raises its own error types for every kind of damage
+        raise CorruptFile(f"Книга Excel повреждена и не читается ({type(exc).__name__}). Сохраните её заново.") from exc
     tables = []
-    for index, name in enumerate(names):
-        sheet = first if index == 0 else _sheet(workbook, name)
+    for name in workbook.sheet_names:
+        try:
+            sheet = workbook.get_sheet_by_name(name)
+            if sheet.total_height > limits.MAX_ROWS + 50:
+                raise _too_many_rows()
+        except (TooManyRows, MemoryError):
+            raise
+        except Exception as exc:
+            raise CorruptFile(f"Лист «{name}» повреждён и не читается. Сохраните книгу заново.") from exc
         table = read_ahead(_sheet_rows(sheet, name), head_rows, sheet_name=name)
         if not table.rows:
             continue
