@@ -32,6 +32,7 @@ from imports.services import (
     import_job_confirm,
     import_job_create,
     import_job_preview,
+    import_job_progress,
     import_job_set_mapping,
 )
 from imports.summary_text import summary_lines
@@ -159,6 +160,7 @@ class ImportJobAdmin(BranchScopedAdminMixin, ModelAdmin):
             "conflicts": summary.get("conflicts", []), "mapping_form": mapping_form,
             "lines": summary_lines(summary, problem_rows=0) if summary.get("counts") else [],
             "in_progress": job.status in (ImportStatus.QUEUED, ImportStatus.RUNNING),
+            "progress": import_job_progress(job),
             "can_confirm": job.status == ImportStatus.PREVIEWED,
             "can_remap": job.status in (ImportStatus.UPLOADED, ImportStatus.PREVIEWED),
             "status_labels": STATUS_LABELS,
@@ -167,7 +169,7 @@ class ImportJobAdmin(BranchScopedAdminMixin, ModelAdmin):
 
     def progress_view(self, request: HttpRequest, pk: int) -> JsonResponse:
         job = self._job(request, pk)
-        return JsonResponse({"status": job.status, "progress": job.progress, "error": job.error})
+        return JsonResponse({"status": job.status, "progress": import_job_progress(job), "error": job.error})
 
     def rejected_view(self, request: HttpRequest, pk: int) -> FileResponse:
         job = self._job(request, pk)

@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
@@ -110,13 +111,33 @@ def _claim(job_id: int) -> bool:
     )
 
 
+PROGRESS_TTL = 24 * 3600
+
+
+def _progress_key(job: ImportJob) -> str:
+    """Per run (its start time in it): a job number can come back after a database restore."""
+    return f"imports:job:{job.pk}:{job.started_at.timestamp() if job.started_at else 0}:progress"
+
+
+def import_job_progress(job: ImportJob) -> int:
+    """How far ``job`` is, in percent, as the page polling it should show it."""
+    if job.status == ImportStatus.RUNNING:
+        return max(job.progress, cache.get(_progress_key(job)) or 0)
+    return job.progress
+
+
 def import_job_run(*, job_id: int) -> ImportJob:
     """Import a confirmed job's file into its branch; the job keeps the summary and the rejected rows."""
     job = ImportJob.objects.select_related("workshop").get(pk=job_id)
     if not _claim(job_id):
         return job
+    job.refresh_from_db(fields=["started_at"])
+    key = _progress_key(job)
 
     def progress(percent: int) -> None:
+        # Also to the cache: from 50 % on the engine reports inside its transaction, where the
+        # job row's own update stays invisible to the page polling it until the import commits.
+        cache.set(key, percent, timeout=PROGRESS_TTL)
         ImportJob.objects.filter(pk=job_id).update(progress=percent)
 
     try:

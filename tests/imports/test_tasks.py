@@ -58,3 +58,46 @@ def test_a_confirmed_big_import_is_run_by_a_celery_worker(settings, tmp_path, mo
     assert job.progress == 100 and job.summary["clients_created"] == 75
     assert Client.objects.count() == 75
     assert ImportJob.objects.get(pk=job.pk).rejected_file
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_page_shows_the_progress_of_an_import_whose_transaction_is_still_open(client, settings, tmp_path):
+    """The engine reports 50 % inside its transaction, then waits here for the branch row (held
+    by another connection, as a slow write would keep it busy): the page must already say 50 %."""
+    import threading
+
+    import psycopg
+    from django.contrib.auth import get_user_model
+    from django.db import connections
+    from django.urls import reverse
+
+    from imports.services import import_job_run
+
+    settings.MEDIA_ROOT = tmp_path
+    workshop = WorkshopFactory(slug="progress")
+    BayFactory(workshop=workshop)
+    name = "04_vygruzka_excel_cp1251_semicolon.csv"
+    job = import_job_create(workshop=workshop, user=None, upload=SimpleUploadedFile(name, sample_bytes(name)))
+    import_job_preview(job=job)
+    client.force_login(get_user_model().objects.create_superuser("owner", "owner@example.ru", "pass"))
+    progress_url = reverse("admin:imports_importjob_progress", args=[job.pk])
+
+    db = connection.settings_dict
+    with psycopg.connect(host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, user=db["USER"], dbname=db["NAME"]) as holder:
+        holder.execute("SELECT 1 FROM workshops_workshop WHERE id = %s FOR UPDATE", [job.workshop_id])
+        worker = threading.Thread(target=lambda: (import_job_run(job_id=job.pk), connections.close_all()))
+        worker.start()
+        deadline, seen = time.monotonic() + 30, {}
+        while time.monotonic() < deadline:
+            seen = client.get(progress_url).json()
+            if seen["progress"] >= 50:
+                break
+            time.sleep(0.05)
+        assert seen == {"status": "running", "progress": 50, "error": ""}
+        assert ImportJob.objects.get(pk=job.pk).progress == 30  # the row's own column: not committed yet
+        page = client.get(reverse("admin:imports_importjob_preview", args=[job.pk])).content.decode()
+        assert '<span id="import-progress">50%</span>' in page
+        holder.rollback()  # the branch row is free: the import goes on
+    worker.join(timeout=60)
+    assert client.get(progress_url).json() == {"status": "done", "progress": 100, "error": ""}
+    assert Client.objects.count() == 75
