@@ -20,6 +20,17 @@ from tests.imports.conftest import sample_bytes
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def previewed_job(slug: str) -> ImportJob:
+    """A 75-client sample uploaded and previewed for a new branch with a bay, ready to confirm or run."""
+    workshop = WorkshopFactory(slug=slug)
+    BayFactory(workshop=workshop)
+    name = "04_vygruzka_excel_cp1251_semicolon.csv"
+    job = import_job_create(workshop=workshop, user=None, upload=SimpleUploadedFile(name, sample_bytes(name)))
+    import_job_preview(job=job)
+    job.refresh_from_db()
+    return job
+
+
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_confirmed_big_import_is_run_by_a_celery_worker(settings, tmp_path, monkeypatch):
@@ -27,12 +38,7 @@ def test_a_confirmed_big_import_is_run_by_a_celery_worker(settings, tmp_path, mo
 
     monkeypatch.setattr(limits, "ASYNC_ROWS", 10)
     settings.MEDIA_ROOT = tmp_path
-    workshop = WorkshopFactory(slug="worker")
-    BayFactory(workshop=workshop)
-    name = "04_vygruzka_excel_cp1251_semicolon.csv"
-    job = import_job_create(workshop=workshop, user=None, upload=SimpleUploadedFile(name, sample_bytes(name)))
-    import_job_preview(job=job)
-    job.refresh_from_db()
+    job = previewed_job("worker")
     app.control.purge()
     assert import_job_confirm(job=job) is True  # autocommit: the task is sent at once
 
@@ -74,11 +80,7 @@ def test_the_page_shows_the_progress_of_an_import_whose_transaction_is_still_ope
     from imports.services import import_job_run
 
     settings.MEDIA_ROOT = tmp_path
-    workshop = WorkshopFactory(slug="progress")
-    BayFactory(workshop=workshop)
-    name = "04_vygruzka_excel_cp1251_semicolon.csv"
-    job = import_job_create(workshop=workshop, user=None, upload=SimpleUploadedFile(name, sample_bytes(name)))
-    import_job_preview(job=job)
+    job = previewed_job("progress")
     client.force_login(get_user_model().objects.create_superuser("owner", "owner@example.ru", "pass"))
     progress_url = reverse("admin:imports_importjob_progress", args=[job.pk])
 
