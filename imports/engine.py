@@ -166,7 +166,7 @@ def run_import(
                 report(50)
                 from imports.write import plan_and_write
 
-                plan = plan_and_write(outcomes, groups, workshop, writer=writer)
+                plan = plan_and_write(outcomes, groups, workshop, writer=writer, progress=report)
             for group, ref in zip(groups, plan.group_clients):
                 client_id = ref.id if isinstance(ref, NewClient) else ref
                 for index in group:

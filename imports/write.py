@@ -4,7 +4,7 @@ Two writers with the same result: ``orm`` (``bulk_create``/``bulk_update``; any 
 used by the SQLite demo) and ``copy`` (PostgreSQL ``COPY``, for files of 100,000 rows).
 """
 
-from collections.abc import Container
+from collections.abc import Callable, Container
 
 from django.db import connection
 from django.utils import timezone
@@ -45,19 +45,22 @@ def _ids(clients: list[NewClient]) -> Container[int]:
 
 
 def plan_and_write(outcomes: list[RowOutcome], groups: list[list[int]], workshop: Workshop, *,
-                   writer: str = "auto") -> Plan:
+                   writer: str = "auto", progress: Callable[[int], None] = lambda _percent: None) -> Plan:
     """Plan ``groups`` (``build_plan``) and create and fill what the plan says; returns the plan, its
-    new clients and vehicles with their ids."""
+    new clients and vehicles with their ids. ``progress`` hears 65, 75 and 90 (%) on the way."""
     if writer == "auto":
         writer = "copy" if connection.vendor == "postgresql" else "orm"
     if writer == "copy":
         from imports.write_copy import plan_and_write_copy
 
-        return plan_and_write_copy(outcomes, groups, workshop)
+        return plan_and_write_copy(outcomes, groups, workshop, progress)
     plan = build_plan(outcomes, groups, workshop)
     _write_new_rows_orm(plan, workshop)
+    progress(65)
     _write_updates(plan)
+    progress(75)
     write_visits(plan, workshop, copy=False)
+    progress(90)
     return plan
 
 

@@ -10,6 +10,7 @@ clients go through ``INSERT … SELECT unnest(…) ON CONFLICT DO NOTHING`` (tha
 Timestamps are written as text: psycopg dumps an aware ``datetime`` several times slower than a string.
 """
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -30,7 +31,8 @@ def _client_id(ref: ClientRef) -> int:
     return ref.id if isinstance(ref, NewClient) else ref  # type: ignore[return-value]
 
 
-def plan_and_write_copy(outcomes: list[RowOutcome], groups: list[list[int]], workshop: Workshop) -> Plan:
+def plan_and_write_copy(outcomes: list[RowOutcome], groups: list[list[int]], workshop: Workshop,
+                        progress: Callable[[int], None]) -> Plan:
     """Plan ``groups`` and write the plan, the new clients streamed to PostgreSQL while later groups
     are planned: the server indexes them (a second for 80,000 names) while Python plans the rest."""
     with connection.cursor() as cursor, foreign_key_checks_skipped(cursor):
@@ -46,9 +48,12 @@ def plan_and_write_copy(outcomes: list[RowOutcome], groups: list[list[int]], wor
                     client.id = next(ids)
                     copy.write_row(row(client))
         plan = planner.plan
+        progress(65)
         _write_the_rest(cursor, plan, workshop)
         write_updates_copy(plan)
+        progress(75)
         write_visits(plan, workshop, copy=True)
+        progress(90)
     return plan
 
 

@@ -171,3 +171,11 @@ def test_the_orm_writer_gives_the_same_result_as_the_default_one(branch, expecte
         _import(name, branch, writer="orm")
     assert Client.objects.count() == 217 and Vehicle.objects.count() == 162
     _assert_global_partition(expected)
+
+
+@pytest.mark.parametrize("writer", ["copy", "orm"])
+def test_an_import_reports_its_progress_step_by_step_up_to_the_end(branch, writer):
+    heard = []
+    _import("04_vygruzka_excel_cp1251_semicolon.csv", branch, writer=writer, progress=heard.append)
+    assert heard == [10, 30, 50, 65, 75, 90, 95]
+    assert Client.objects.count() == 75
