@@ -600,13 +600,12 @@ def booking_import_visits_copy(
     if bay is None:
         raise BookingRuleError(f"В филиале «{workshop}» нет ни одного поста.", code="no_suitable_bay")
     moments = _ImportMoments(workshop.tz, timedelta(minutes=service.duration_minutes))
+    fresh = [visit for visit in visits if visit[0] in new_client_ids]
+    others = [visit for visit in visits if visit[0] not in new_client_ids] if fresh else visits
     with connection.cursor() as cursor:
         # The caller may have turned per-row foreign-key checks off (``foreign_key_checks_skipped``).
         if not (lock_against_deletion(cursor, Bay, [bay.pk]) and lock_against_deletion(cursor, Service, [service.pk])):
             raise BookingRuleError("Пост или услугу удалили во время загрузки. Повторите её.", code="bay_or_service_gone")
-    fresh = [visit for visit in visits if visit[0] in new_client_ids]
-    others = [visit for visit in visits if visit[0] not in new_client_ids] if fresh else visits
-    with connection.cursor() as cursor:
         # Known clients first: their look-up of recorded visits is planned from the table's statistics,
         # which do not count 100,000 bookings copied a moment ago (it would scan them all for every visit).
         created = _insert_visits_of_known_clients(cursor, workshop, bay, service, others, moments)

@@ -23,7 +23,8 @@ from workshops.models import Workshop
 BATCH = 5000
 
 
-def _client_id(ref: ClientRef) -> int:
+def client_id_of(ref: ClientRef) -> int:
+    """The id of a plan's client reference: an existing client's id, or a written new client's."""
     return ref.id if isinstance(ref, NewClient) else ref  # type: ignore[return-value]
 
 
@@ -71,7 +72,7 @@ def write_visits(plan: Plan, workshop: Workshop, *, copy: bool) -> None:
     # Ids in place of the plan's references, one tuple at a time (no second list of 100,000 visits).
     visits: list = plan.visits
     for n, (client, vehicle, visited_on) in enumerate(plan.visits):
-        visits[n] = (_client_id(client), _vehicle_id(vehicle), visited_on)
+        visits[n] = (client_id_of(client), _vehicle_id(vehicle), visited_on)
     service = import_visit_service()
     if copy:  # the new clients were written with their link and first visit
         plan.visits_created = booking_import_visits_copy(workshop=workshop, service=service, visits=visits,
@@ -98,10 +99,10 @@ def _write_new_rows_orm(plan: Plan, workshop: Workshop) -> None:
         batch_size=BATCH,
     )
     Link = Client.workshops.through
-    Link.objects.bulk_create([Link(client_id=_client_id(ref), workshop_id=workshop.pk) for ref in plan.links],
+    Link.objects.bulk_create([Link(client_id=client_id_of(ref), workshop_id=workshop.pk) for ref in plan.links],
                              ignore_conflicts=True, batch_size=BATCH)
     vehicles = Vehicle.objects.bulk_create(
-        [Vehicle(client_id=_client_id(v.client), vin=v.vin, plate=v.plate, make=v.make, model=v.model, year=v.year,
+        [Vehicle(client_id=client_id_of(v.client), vin=v.vin, plate=v.plate, make=v.make, model=v.model, year=v.year,
                  mileage_km=v.mileage_km) for v in plan.new_vehicles],
         batch_size=BATCH,
     )

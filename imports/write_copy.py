@@ -20,15 +20,11 @@ from django.utils import timezone
 from bookings.services import import_visit_starts_at
 from clients.models import Client, ClientPhone, Vehicle
 from imports.errors import ImportRefused
-from imports.plan import ClientRef, GroupPlanner, NewClient, Plan
+from imports.plan import GroupPlanner, NewClient, Plan
 from imports.records import RowOutcome, unpack
-from imports.write import write_visits
+from imports.write import client_id_of, write_visits
 from workshops.db import foreign_key_checks_skipped, lock_against_deletion, next_ids
 from workshops.models import Workshop
-
-
-def _client_id(ref: ClientRef) -> int:
-    return ref.id if isinstance(ref, NewClient) else ref  # type: ignore[return-value]
 
 
 def plan_and_write_copy(outcomes: list[RowOutcome], groups: list[list[int]], workshop: Workshop,
@@ -101,7 +97,7 @@ def _write_the_rest(cursor: Any, plan: Plan, workshop: Workshop) -> None:
     with cursor.copy(f"COPY {Vehicle._meta.db_table} (id, client_id, make, model, plate, vin, year, mileage_km, "
                      "created_at) FROM STDIN") as copy:
         for v in plan.new_vehicles:
-            copy.write_row((v.id, _client_id(v.client), v.make, v.model, v.plate, v.vin, v.year, v.mileage_km, now))
+            copy.write_row((v.id, client_id_of(v.client), v.make, v.model, v.plate, v.vin, v.year, v.mileage_km, now))
 
 
 def write_updates_copy(plan: Plan) -> None:
