@@ -7,6 +7,7 @@ from django.http import HttpRequest
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import display
 
+from bookings.models import Booking
 from clients.models import Client, ClientPhone, Consent, Vehicle
 from clients.normalize import normalize_phone, normalize_plate, normalize_vin
 from clients.selectors import client_search_q, display_phone, plate_search_variant
@@ -137,6 +138,12 @@ class VehicleAdmin(FastActionCheckboxMixin, BranchScopedAdminMixin, ModelAdmin):
 
     def get_choices_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_choices_queryset(request).order_by("plate")
+
+    def used_beyond_scope(self, request: HttpRequest, pks: list, workshop_ids: list[int]) -> list[str]:
+        """A car another branch has bookings for: deleting it would take the car off those bookings."""
+        elsewhere = Booking.objects.filter(vehicle__in=pks).exclude(workshop__in=workshop_ids).values("vehicle")
+        return [f"«{car}» — на нём есть записи в другом филиале: удалить автомобиль может только владелец."
+                for car in Vehicle.objects.filter(pk__in=elsewhere)]
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
         plate = plate_search_variant(search_term)

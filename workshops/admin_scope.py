@@ -211,6 +211,28 @@ class BranchScopedAdminMixin(ScopedChoicesMixin):
             getattr(form.instance, m2m).add(*hidden)
 
 
+    # -- deleting -------------------------------------------------------------------
+    def get_deleted_objects(self, objs, request: HttpRequest):
+        """Django's list of what a delete takes with it; rows other branches still use are
+        listed as protected, which makes both the delete page and the bulk action refuse."""
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        ids = user_workshop_ids(request)
+        if ids is not None:
+            protected = [*protected, *self.used_beyond_scope(request, [obj.pk for obj in objs], ids)]
+        return deleted, counts, perms_needed, protected
+
+    def used_beyond_scope(self, request: HttpRequest, pks: list[Any], workshop_ids: list[int]) -> list[str]:
+        """What of ``pks`` a branch the user cannot see also uses, one line each: for a model linked
+        to branches (a client), a link to another branch. Not named: staff do not see it."""
+        m2m = self._branch_m2m_field()
+        if not m2m:
+            return []
+        shared = self.model._default_manager.filter(
+            pk__in=pks, **{f"{m2m}__in": Workshop.objects.exclude(pk__in=workshop_ids)}
+        ).distinct()
+        return [f"«{obj}» — есть и в другом филиале: удалить может только владелец." for obj in shared]
+
+
 def _require_own_branch(field_name: str):
     def clean(self: forms.ModelForm):
         value = self.cleaned_data.get(field_name)

@@ -1,0 +1,86 @@
+"""Clients and cars two branches share: staff of one branch cannot delete them from under the other.
+
+A client imported into both branches is visible to Альфа's manager;
+deleting it would take it, with its phones, cars and consents, from Бета too. Only an owner may.
+"""
+
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.urls import reverse
+
+from bookings.models import Booking
+from clients.models import Client, ClientPhone, Vehicle
+from tests.factories import ClientFactory, VehicleFactory
+
+REFUSAL = "есть и в другом филиале: удалить может только владелец"
+
+
+def _shared_client_without_visits(alpha, beta) -> Client:
+    """Бета's client, imported into Альфа as well, with no bookings yet (they would protect it anyway)."""
+    client = beta.client
+    client.workshops.add(alpha.workshop)
+    Booking.objects.filter(client=client).delete()
+    return client
+
+
+def test_the_delete_page_refuses_a_client_another_branch_shares(alpha, beta, manager_client):
+    client = _shared_client_without_visits(alpha, beta)
+    url = reverse("admin:clients_client_delete", args=[client.pk])
+
+    page = manager_client.get(url)
+    manager_client.post(url, {"post": "yes"})
+
+    assert REFUSAL in page.content.decode()
+    assert Client.objects.filter(pk=client.pk).exists()
+    assert ClientPhone.objects.filter(client=client).exists()
+    assert set(client.workshops.values_list("pk", flat=True)) == {alpha.workshop.pk, beta.workshop.pk}
+
+
+def test_the_bulk_delete_refuses_when_one_chosen_client_is_shared(alpha, beta, manager_client):
+    shared = _shared_client_without_visits(alpha, beta)
+    own = ClientFactory(name="Только Альфа", phone="+79123334455")
+    own.workshops.add(alpha.workshop)
+
+    response = manager_client.post(reverse("admin:clients_client_changelist"), {
+        "action": "delete_selected", ACTION_CHECKBOX_NAME: [str(shared.pk), str(own.pk)], "post": "yes",
+    })
+
+    assert REFUSAL in response.content.decode()
+    assert Client.objects.filter(pk__in=[shared.pk, own.pk]).count() == 2
+
+
+def test_a_client_only_this_branch_serves_is_deleted(alpha, manager_client):
+    own = ClientFactory(name="Только Альфа", phone="+79123334455")
+    own.workshops.add(alpha.workshop)
+
+    manager_client.post(reverse("admin:clients_client_delete", args=[own.pk]), {"post": "yes"})
+
+    assert not Client.objects.filter(pk=own.pk).exists()
+
+
+def test_the_owner_deletes_a_shared_client(alpha, beta, owner_client):
+    client = _shared_client_without_visits(alpha, beta)
+
+    owner_client.post(reverse("admin:clients_client_delete", args=[client.pk]), {"post": "yes"})
+
+    assert not Client.objects.filter(pk=client.pk).exists()
+
+
+def test_a_car_with_another_branchs_booking_keeps_it(alpha, beta, manager_client):
+    beta.client.workshops.add(alpha.workshop)  # the client also comes to Альфа, so Альфа sees the car
+    url = reverse("admin:clients_vehicle_delete", args=[beta.vehicle.pk])
+
+    page = manager_client.get(url)
+    manager_client.post(url, {"post": "yes"})
+
+    assert "на нём есть записи в другом филиале: удалить автомобиль может только владелец" in page.content.decode()
+    beta.booking.refresh_from_db()
+    assert beta.booking.vehicle_id == beta.vehicle.pk
+
+
+def test_a_shared_clients_car_without_other_bookings_is_deleted(alpha, beta, manager_client):
+    beta.client.workshops.add(alpha.workshop)
+    sold = VehicleFactory(client=beta.client, make="Продана", plate="Е333ЕЕ77")
+
+    manager_client.post(reverse("admin:clients_vehicle_delete", args=[sold.pk]), {"post": "yes"})
+
+    assert not Vehicle.objects.filter(pk=sold.pk).exists()
