@@ -5,7 +5,8 @@ set -o errexit -o pipefail -o nounset
 
 # --worker-tmp-dir: heartbeat files in memory, not on the container's overlay disk.
 # --no-control-socket: nothing uses it, and $HOME (/app) is read-only for the app user.
-# Access log: the client's address as the proxy saw it (X-Forwarded-For), not the Docker gateway's.
+# Access log: the client's address as the proxy saw it (X-Forwarded-For), not the Docker gateway's;
+# the path without its query string, where admin searches put clients' phones and names (?q=…).
 exec gunicorn config.wsgi:application \
   --bind 0.0.0.0:8000 \
   --workers "${WEB_CONCURRENCY:-2}" \
@@ -14,5 +15,5 @@ exec gunicorn config.wsgi:application \
   --worker-tmp-dir /dev/shm \
   --no-control-socket \
   --access-logfile - \
-  --access-logformat '%({x-forwarded-for}i)s %(t)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"' \
+  --access-logformat '%({x-forwarded-for}i)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms "%(a)s"' \
   --error-logfile -
