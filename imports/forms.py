@@ -6,6 +6,7 @@ from django import forms
 from django.contrib.auth.models import AbstractBaseUser
 from unfold.widgets import UnfoldAdminFileFieldWidget, UnfoldAdminIntegerFieldWidget, UnfoldAdminSelectWidget
 
+from imports import limits
 from imports.columns import FIELDS
 from imports.readers import ACCEPTED_EXTENSIONS
 from workshops.selectors import workshops_for_user
@@ -31,8 +32,11 @@ class ImportUploadForm(forms.Form):
 class ColumnMappingForm(forms.Form):
     """One choice per column of the file, plus the header row; initial values are what was recognised."""
 
-    header_row = forms.IntegerField(label="Строка с заголовками", min_value=1, required=False,
-                                    widget=UnfoldAdminIntegerFieldWidget)
+    header_row = forms.IntegerField(
+        label="Строка с заголовками", min_value=0, max_value=limits.HEADER_ROW_MAX, required=False,
+        widget=UnfoldAdminIntegerFieldWidget,
+        help_text="Номер строки с названиями колонок; 0 — если в файле их нет. Пусто — первая строка.",
+    )
 
     def __init__(self, *args: Any, columns: list[dict[str, Any]], header_row: int | None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

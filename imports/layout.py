@@ -55,7 +55,10 @@ def find_header(table: Table) -> tuple[int, int]:
 
 
 def _labels(table: Table, header: int) -> tuple[list[str], bool]:
-    """Column labels, taking the upper level of a two-level header where the lower one is empty."""
+    """Column labels, taking the upper level of a two-level header where the lower one is empty.
+    No header (``header`` -1, a file of data rows only): empty labels, as many as the widest row."""
+    if header < 0:
+        return [""] * max((len(row) for row in table.rows[:200]), default=0), False
     width = max((len(row) for row in table.rows[header: header + 200]), default=0)
     lower = [_text(c) for c in table.rows[header]] + [""] * width
     upper: list[str] = []
@@ -84,13 +87,28 @@ def column_plan(labels: list[str], mapping: dict[int, str] | None) -> list[str]:
     return fields
 
 
-def _choose_table(tables: list[Table], header_row: int | None) -> tuple[Table, int, list[str]]:
+def _choose_table(
+    tables: list[Table], header_row: int | None, mapping: dict[int, str] | None
+) -> tuple[Table, int, list[str]]:
+    """The sheet with the client list, the index of its header row (-1: none) and notes for staff.
+
+    ``header_row`` (1-based; 0 = the file has no header) is what staff typed when mapping columns.
+    """
     notes: list[str] = []
     scored = [(find_header(t), i, t) for i, t in enumerate(tables)]
     if header_row is not None:
         table = tables[0] if len(tables) == 1 else max(scored, key=lambda s: s[0][1])[2]
+        if header_row > len(table.rows):
+            raise NoHeader(
+                f"В файле нет строки {header_row}: всего строк — {len(table.rows)}. "
+                "Укажите номер строки с названиями колонок или 0, если их нет.",
+                columns=[_text(c) for c in table.rows[0]] if table.rows else [],
+            )
         return table, header_row - 1, notes
     (header, score), _, table = max(scored, key=lambda s: (s[0][1], -s[1]))
+    if score < 2 and mapping:
+        # Columns mapped by hand under the labels of the first row, which the form showed them.
+        return tables[0], 0, notes
     if score < 2:
         sample = tables[0].rows[0] if tables and tables[0].rows else []
         raise NoHeader(
@@ -111,7 +129,7 @@ def records_from_tables(
     and a description of the columns."""
     if not tables:
         raise NoHeader("В файле нет ни одной заполненной строки.", columns=[])
-    table, header, notes = _choose_table(tables, header_row)
+    table, header, notes = _choose_table(tables, header_row, mapping)
     labels, two_level = _labels(table, header)
     fields = column_plan(labels, mapping)
     if mapping is None and not any(f in NAME_FIELDS for f in fields):

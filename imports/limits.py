@@ -15,6 +15,9 @@ MAX_ZIP_RATIO = 200
 HEADER_SEARCH_ROWS = 30
 """The header row is looked for among this many first rows (1C puts titles and filters above it)."""
 
+HEADER_ROW_MAX = 1_000
+"""The highest header row staff may name by hand: no table starts below a title this long."""
+
 PREVIEW_PROBLEM_ROWS = 500
 """The preview and the stored summary keep this many problem rows; the rejected-rows XLSX has all."""
 

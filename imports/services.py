@@ -4,6 +4,7 @@ and the Celery task call these.
 
 import hashlib
 import logging
+import traceback
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -64,11 +65,11 @@ def import_job_preview(*, job: ImportJob) -> ImportResult | None:
         result = run_import(data=_read(job), filename=job.original_name, workshop=job.workshop, dry_run=True,
                             mapping=_mapping(job), header_row=job.header_row)
     except ImportRefused as exc:
-        columns = exc.details.get("columns")
-        job.summary = {"columns": [{"index": i, "label": c, "field": "", "recognised": False, "samples": []}
-                                   for i, c in enumerate(columns)]} if columns else {}
-        job.error, job.status = exc.message, ImportStatus.UPLOADED
-        job.save(update_fields=["summary", "error", "status"])
+        _refused(job, exc.message, exc.details.get("columns"))
+        return None
+    except Exception as exc:
+        _log_failure(job.pk, exc)
+        _refused(job, "Файл не удалось проверить из-за внутренней ошибки. Сообщите администратору.", None)
         return None
     job.summary = result.summary
     job.file_format = result.summary["format"]
@@ -76,6 +77,25 @@ def import_job_preview(*, job: ImportJob) -> ImportResult | None:
     job.error, job.status = "", ImportStatus.PREVIEWED
     job.save(update_fields=["summary", "file_format", "data_rows", "error", "status"])
     return result
+
+
+def _refused(job: ImportJob, message: str, columns: list[str] | None) -> None:
+    """The job back to ``uploaded`` with the reason; the columns to map by hand are the refusal's,
+    or, when it names none, the ones staff were mapping (so the form stays to correct it)."""
+    if columns:
+        job.summary = {"columns": [{"index": i, "label": c, "field": "", "recognised": False, "samples": []}
+                                   for i, c in enumerate(columns)]}
+    else:
+        job.summary = {"columns": job.summary["columns"]} if job.summary.get("columns") else {}
+    job.error, job.status = message, ImportStatus.UPLOADED
+    job.save(update_fields=["summary", "error", "status"])
+
+
+def _log_failure(job_id: int, exc: BaseException) -> None:
+    """An unexpected error, with its place in the code but not its message: parsers put the
+    cell (a client's name or phone) they choked on into it."""
+    stack = "".join(traceback.format_tb(exc.__traceback__))
+    logger.error("import job %s failed: %s\n%s", job_id, type(exc).__name__, stack)
 
 
 def import_job_set_mapping(*, job: ImportJob, mapping: dict[int, str], header_row: int | None) -> ImportResult | None:
@@ -91,12 +111,15 @@ def import_job_confirm(*, job: ImportJob) -> bool:
 
     Returns ``True`` when the import was queued (the caller shows progress), ``False`` when done now.
     """
+    already = DomainError("Этот импорт уже запущен или не прошёл проверку.", code="import_not_previewed")
     if job.status != ImportStatus.PREVIEWED:
-        raise DomainError("Этот импорт уже запущен или не прошёл проверку.", code="import_not_previewed")
+        raise already
     if job.data_rows > limits.ASYNC_ROWS:
         from imports.tasks import import_job_task
 
-        ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.QUEUED)
+        # Conditional: a second click may carry a job loaded before the first one's run finished.
+        if not ImportJob.objects.filter(pk=job.pk, status=ImportStatus.PREVIEWED).update(status=ImportStatus.QUEUED):
+            raise already
         transaction.on_commit(lambda: import_job_task.delay(job.pk))
         return True
     import_job_run(job_id=job.pk)
@@ -148,20 +171,24 @@ def import_job_run(*, job_id: int) -> ImportJob:
                                                    finished_at=timezone.now())
         job.refresh_from_db()
         return job
-    except Exception:
-        logger.exception("import job %s failed", job_id)
+    except Exception as exc:
+        _log_failure(job_id, exc)
         ImportJob.objects.filter(pk=job_id).update(
             status=ImportStatus.FAILED, finished_at=timezone.now(),
             error="Внутренняя ошибка при загрузке: ничего не изменено. Сообщите администратору.",
         )
         raise
     job.refresh_from_db()
-    rejected = rejected_rows_xlsx(result.outcomes)
+    try:
+        rejected = rejected_rows_xlsx(result.outcomes)
+    except Exception as exc:  # the clients are in already: the job must still say so
+        _log_failure(job_id, exc)
+        rejected, job.error = b"", "Клиенты загружены, но файл с отклонёнными строками не удалось составить."
     if rejected:
         job.rejected_file.save(f"rejected-{job.pk}.xlsx", ContentFile(rejected), save=False)
     job.summary, job.status, job.progress = result.summary, ImportStatus.DONE, 100
     job.finished_at = timezone.now()
-    job.save(update_fields=["summary", "status", "progress", "finished_at", "rejected_file"])
+    job.save(update_fields=["summary", "status", "progress", "finished_at", "rejected_file", "error"])
     return job
 
 

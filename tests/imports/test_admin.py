@@ -74,6 +74,64 @@ def test_an_unrecognised_header_can_be_mapped_by_hand(client, branch):
     assert set(Client.objects.values_list("name", flat=True)) == {"Иванов Иван", "Петров Пётр"}
 
 
+UNRECOGNISED = "Кто;Как связаться;Машина\nИванов Иван;8 912 123-45-67;Lada Vesta\nПетров Пётр;89221234567;Kia Rio\n"
+
+
+def _uploaded_with_an_unrecognised_header(client, branch, data=UNRECOGNISED):
+    client.force_login(importer(branch))
+    upload(client, branch, "list.csv", data.encode("cp1251"))
+    job = ImportJob.objects.get()
+    return job, reverse("admin:imports_importjob_preview", args=[job.pk])
+
+
+def test_columns_mapped_without_a_header_row_number_take_the_first_row_as_the_header(client, branch):
+    """The form shows the first row's cells as the column names; staff map them and leave the number empty."""
+    job, preview_url = _uploaded_with_an_unrecognised_header(client, branch)
+
+    client.post(preview_url, {"action": "remap", "header_row": "", "col_0": "name", "col_1": "phone", "col_2": "car"})
+
+    job.refresh_from_db()
+    assert job.status == ImportStatus.PREVIEWED, job.error
+    assert job.summary["clients_created"] == 2 and job.summary["header_row"] == 1
+
+
+def test_a_file_without_a_header_is_imported_with_header_row_0(client, branch):
+    data = "Иванов Иван;8 912 123-45-67\nПетров Пётр;89221234567\n"
+    job, preview_url = _uploaded_with_an_unrecognised_header(client, branch, data)
+
+    client.post(preview_url, {"action": "remap", "header_row": "0", "col_0": "name", "col_1": "phone"})
+    client.post(preview_url, {"action": "confirm"})
+
+    assert set(Client.objects.values_list("name", flat=True)) == {"Иванов Иван", "Петров Пётр"}
+
+
+def test_a_header_row_past_the_end_of_the_file_is_explained_and_can_be_corrected(client, branch):
+    job, preview_url = _uploaded_with_an_unrecognised_header(client, branch)
+
+    response = client.post(preview_url, {"action": "remap", "header_row": "5", "col_0": "name", "col_1": "phone"},
+                           follow=True)
+
+    page = response.content.decode()
+    job.refresh_from_db()
+    assert response.status_code == 200
+    assert "В файле нет строки 5: всего строк — 3." in page
+    assert job.status == ImportStatus.UPLOADED and "Подтвердить и загрузить" not in page
+    assert "Колонки файла и что в них" in page, "the form stays, to put the right number in"
+    client.post(preview_url, {"action": "remap", "header_row": "1", "col_0": "name", "col_1": "phone"})
+    job.refresh_from_db()
+    assert job.status == ImportStatus.PREVIEWED and job.summary["clients_created"] == 2
+
+
+def test_an_absurd_header_row_is_a_form_error_and_changes_nothing(client, branch):
+    job, preview_url = _uploaded_with_an_unrecognised_header(client, branch)
+
+    page = client.post(preview_url, {"action": "remap", "header_row": "3000000000", "col_0": "name"}).content.decode()
+
+    job.refresh_from_db()
+    assert f"меньше либо равно {limits.HEADER_ROW_MAX}" in page
+    assert job.mapping == {} and job.header_row is None
+
+
 def test_a_recognised_column_can_be_corrected(client, branch):
     client.force_login(importer(branch))
     upload(client, branch, "list.csv", "ФИО;Телефон;Комментарий\nИванов Иван;89121234567;ivan@example.ru\n".encode())

@@ -66,6 +66,26 @@ def test_a_confirmed_big_import_is_run_by_a_celery_worker(settings, tmp_path, mo
     assert ImportJob.objects.get(pk=job.pk).rejected_file
 
 
+@pytest.mark.django_db
+def test_a_second_confirm_of_a_big_import_already_done_changes_nothing(settings, tmp_path, monkeypatch):
+    """A double click: the second request loaded the job before the first one's run finished."""
+    from imports.services import import_job_run
+    from workshops.errors import DomainError
+
+    monkeypatch.setattr(limits, "ASYNC_ROWS", 10)
+    settings.MEDIA_ROOT = tmp_path
+    job = previewed_job("twice")
+    second_click = ImportJob.objects.get(pk=job.pk)
+    assert import_job_confirm(job=job) is True  # queued (sent after commit, which this test never reaches)
+    import_job_run(job_id=job.pk)  # what the worker does with it
+
+    with pytest.raises(DomainError, match="уже запущен"):
+        import_job_confirm(job=second_click)
+
+    job.refresh_from_db()
+    assert job.status == ImportStatus.DONE and job.summary["clients_created"] == 75
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_page_shows_the_progress_of_an_import_whose_transaction_is_still_open(client, settings, tmp_path):
     """The engine reports 50 % inside its transaction, then waits here for the branch row (held
