@@ -28,6 +28,7 @@ from imports.forms import ColumnMappingForm, ImportUploadForm
 from imports.models import ImportJob, ImportStatus
 from imports.readers import FORMAT_LABELS
 from imports.records import STATUS_LABELS
+from imports.selectors import conflicts_for_user
 from imports.services import (
     import_job_confirm,
     import_job_create,
@@ -157,7 +158,7 @@ class ImportJobAdmin(BranchScopedAdminMixin, ModelAdmin):
         context = {
             **self.admin_site.each_context(request), "opts": self.model._meta, "title": f"Импорт: {job.original_name}",
             "job": job, "summary": summary, "counts": summary.get("counts", {}), "problems": problems,
-            "conflicts": summary.get("conflicts", []), "mapping_form": mapping_form,
+            "conflicts": conflicts_for_user(request.user, summary.get("conflicts", [])), "mapping_form": mapping_form,
             "lines": summary_lines(summary, problem_rows=0) if summary.get("counts") else [],
             "in_progress": job.status in (ImportStatus.QUEUED, ImportStatus.RUNNING),
             "progress": import_job_progress(job),

@@ -8,7 +8,7 @@ from django.urls import reverse
 from clients.models import Client, Vehicle
 from imports import limits
 from imports.models import ImportJob, ImportStatus
-from tests.factories import MembershipFactory, UserFactory, WorkshopFactory
+from tests.factories import ClientFactory, MembershipFactory, UserFactory, WorkshopFactory
 from tests.imports.conftest import sample_bytes
 
 ADD_URL = "admin:imports_importjob_add"
@@ -163,6 +163,40 @@ def test_staff_of_another_branch_see_nothing_of_an_import(client, branch):
     assert client.get(reverse("admin:imports_importjob_progress", args=[job.pk])).status_code == 404
     assert "05_crm_export" not in client.get(reverse("admin:imports_importjob_changelist")).content.decode()
     assert Client.objects.count() == 0
+
+
+def _client_of_another_branch():
+    other = WorkshopFactory(name="Другой филиал", slug="other")
+    secret = ClientFactory(name="Секретов Семён", email="semen@secret.ru", phone="+79121234567")
+    secret.workshops.add(other)
+    return secret
+
+
+def test_the_preview_hides_what_the_base_holds_for_another_branchs_client(client, branch):
+    """A preview links nobody: a list of phones must not be a way to read other branches' clients."""
+    secret = _client_of_another_branch()
+    client.force_login(importer(branch))
+    upload(client, branch, "probe.csv", "ФИО;Телефон;E-mail\nКто-то;89121234567;x@y.ru\n".encode())
+    preview_url = reverse("admin:imports_importjob_preview", args=[ImportJob.objects.get().pk])
+
+    before = client.get(preview_url).content.decode()
+    client.post(preview_url, {"action": "confirm"})
+    after = client.get(preview_url).content.decode()
+
+    assert "Секретов Семён" not in before and "semen@secret.ru" not in before
+    assert before.count("скрыто: клиент другого филиала") == 2 and "Кто-то" in before
+    assert secret.workshops.filter(pk=branch.pk).exists(), "the import linked the client to this branch"
+    assert "Секретов Семён" in after and "semen@secret.ru" in after
+
+
+def test_the_owner_sees_the_conflicts_in_the_preview(client, branch):
+    _client_of_another_branch()
+    client.force_login(UserFactory(is_superuser=True, is_staff=True))
+    upload(client, branch, "probe.csv", "ФИО;Телефон;E-mail\nКто-то;89121234567;x@y.ru\n".encode())
+
+    page = client.get(reverse("admin:imports_importjob_preview", args=[ImportJob.objects.get().pk])).content.decode()
+
+    assert "Секретов Семён" in page and "semen@secret.ru" in page
 
 
 def test_staff_without_the_import_permission_do_not_see_the_import(client, branch):
