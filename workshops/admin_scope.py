@@ -26,6 +26,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.contrib.auth import get_user_model
 from django.contrib.admin.filters import RelatedFieldListFilter
 from django.contrib.admin.sites import NotRegistered
 from django.contrib.admin.utils import NotRelationField, get_fields_from_path, get_model_from_relation
@@ -33,9 +34,10 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
 from unfold.contrib.filters.admin import RelatedDropdownFilter
 
-from workshops.models import Workshop
+from workshops.models import StaffMembership, Workshop
 from workshops.selectors import user_is_owner, workshop_ids_for_user
 
 
@@ -210,6 +212,20 @@ class BranchScopedAdminMixin(ScopedChoicesMixin):
         if hidden:
             getattr(form.instance, m2m).add(*hidden)
 
+
+    # -- history --------------------------------------------------------------------
+    def history_view(self, request: HttpRequest, object_id: str, extra_context: dict | None = None):
+        """Django's history page; on a row two branches share, the other branch's staff are not named."""
+        response = super().history_view(request, object_id, extra_context)
+        ids = user_workshop_ids(request)
+        if ids is None or not isinstance(response, TemplateResponse):
+            return response
+        colleagues = set(StaffMembership.objects.filter(workshop_id__in=ids).values_list("user_id", flat=True))
+        for entry in response.context_data["action_list"]:
+            if entry.user_id not in colleagues and not user_is_owner(entry.user):
+                # An unsaved stand-in, only for the page; the log entry itself is not changed.
+                entry.user = get_user_model()(username="сотрудник другого филиала")
+        return response
 
     # -- deleting -------------------------------------------------------------------
     def get_deleted_objects(self, objs, request: HttpRequest):

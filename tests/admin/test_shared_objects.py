@@ -1,10 +1,13 @@
-"""Clients and cars two branches share: staff of one branch cannot delete them from under the other.
+"""Clients and cars two branches share: staff of one branch cannot delete them from under the other,
+nor read who of the other branch's staff changed them.
 
 A client imported into both branches is visible to Альфа's manager;
 deleting it would take it, with its phones, cars and consents, from Бета too. Only an owner may.
 """
 
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
 
 from bookings.models import Booking
@@ -84,3 +87,26 @@ def test_a_shared_clients_car_without_other_bookings_is_deleted(alpha, beta, man
     manager_client.post(reverse("admin:clients_vehicle_delete", args=[sold.pk]), {"post": "yes"})
 
     assert not Vehicle.objects.filter(pk=sold.pk).exists()
+
+
+def _changed_by(user, client: Client) -> None:
+    LogEntry.objects.create(  # what Django writes when ``user`` saves the client in admin
+        user=user, content_type=ContentType.objects.get_for_model(Client), object_id=str(client.pk),
+        object_repr=client.name, action_flag=CHANGE, change_message='[{"changed": {"fields": ["comment"]}}]',
+    )
+
+
+def test_the_history_of_a_shared_client_does_not_name_the_other_branchs_staff(alpha, beta, manager, owner,
+                                                                              manager_client, owner_client):
+    beta.client.workshops.add(alpha.workshop)
+    for user in (beta.membership.user, alpha.membership.user, owner):
+        _changed_by(user, beta.client)
+    url = reverse("admin:clients_client_history", args=[beta.client.pk])
+
+    seen_by_alpha = manager_client.get(url).content.decode()
+    seen_by_owner = owner_client.get(url).content.decode()
+
+    assert "staff-beta" not in seen_by_alpha and "сотрудник другого филиала" in seen_by_alpha
+    assert "staff-alpha" in seen_by_alpha and "owner" in seen_by_alpha
+    assert seen_by_alpha.count("Изменено") == 3, "every change is still listed"
+    assert "staff-beta" in seen_by_owner
