@@ -17,7 +17,13 @@ def decode(data: bytes) -> tuple[str, str]:
     if data.startswith(b"\xef\xbb\xbf"):
         return data[3:].decode("utf-8", errors="replace"), "UTF-8 (BOM)"
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16"), "UTF-16"
+        try:
+            return data.decode("utf-16"), "UTF-16"
+        except UnicodeDecodeError as exc:
+            raise CorruptFile(
+                "Файл в кодировке UTF-16 («Текст Юникод») обрезан или повреждён. "
+                "Сохраните таблицу заново как CSV UTF-8 или XLSX."
+            ) from exc
     try:
         return data.decode("utf-8"), "UTF-8"
     except UnicodeDecodeError:
@@ -29,11 +35,21 @@ def decode(data: bytes) -> tuple[str, str]:
 
 
 def detect_delimiter(text: str) -> str:
-    """The delimiter that splits the first lines into the most consistent number of fields (> 1)."""
+    """The delimiter that splits the first lines into the most consistent number of fields (> 1).
+
+    Lines may end in CR alone (Excel for Mac's «CSV»), so the sample is split as ``csv`` reads
+    the file: ``newline=""`` recognises CR, LF and CRLF.
+    """
     sample = text[:65536]
     best, best_score = ";", (-1, -1)
     for delimiter in _DELIMITERS:
-        counts = Counter(len(row) for row in csv.reader(io.StringIO(sample), delimiter=delimiter) if any(row))
+        counts: Counter[int] = Counter()
+        try:
+            for row in csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter):
+                if any(row):
+                    counts[len(row)] += 1
+        except csv.Error:
+            pass  # the 64 KB sample ends inside a quoted field: the rows before it decide
         counts.pop(1, None)
         if not counts:
             continue
