@@ -8,6 +8,7 @@ control characters XLSX cannot hold (``safe_export.xlsx_cell``).
 import io
 
 from imports.columns import FIELDS
+from imports.readers import shown_loc
 from imports.records import REJECTED, RowOutcome
 from imports.safe_export import xlsx_cell
 
@@ -28,7 +29,7 @@ def rejected_rows_xlsx(outcomes: list[RowOutcome]) -> bytes | None:
     sheet.append(headers)
     for outcome in rejected:
         raw = outcome.raw
-        values = [outcome.loc, outcome.reason, outcome.column, outcome.value] + [raw.get(f, "") for f in _COLUMNS]
+        values = [shown_loc(outcome.loc), outcome.reason, outcome.column, outcome.value] + [raw.get(f, "") for f in _COLUMNS]
         if not values[4]:
             values[4] = " ".join(raw.get(f, "") for f in ("last_name", "first_name", "middle_name")).strip()
         sheet.append([xlsx_cell(v) for v in values])

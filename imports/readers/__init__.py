@@ -58,6 +58,20 @@ class Table:
             yield from self.more
 
 
+def shown_loc(loc: str) -> str:
+    """Where a row is, as staff read it: ``row 12`` → «строка 12», ``record 2 (line 3)`` → «запись 2 (строка 3)».
+
+    Readers keep the English form in ``SourceRecord.loc``: it is the row's identity in the
+    samples' ``expected_outcomes.json``. Whatever shows a place to people passes it through here;
+    XML places («Документ #3 (Ид 1003) / Контрагент») are shown as they are.
+    """
+    if loc.startswith("row "):
+        return "строка " + loc[4:]
+    if loc.startswith("record "):
+        return "запись " + loc[7:].replace("(line ", "(строка ", 1)
+    return loc
+
+
 def read_ahead(rows: Iterator[Row], count: int, **table: Any) -> Table:
     """A ``Table`` holding the first ``count`` of ``rows`` and yielding the others on demand."""
     head: list[list[Any]] = []

@@ -98,7 +98,16 @@ def _records(reader: "csv._reader") -> Iterator[Row]:
             previous_end = reader.line_num
             yield row, f"record {number} (line {start})", start
     except csv.Error as exc:
-        raise CorruptFile(f"CSV повреждён около строки {previous_end + 1}: {exc}.") from exc
+        raise CorruptFile(f"CSV повреждён около строки {previous_end + 1}: {_csv_problem(exc)}") from exc
+
+
+def _csv_problem(exc: csv.Error) -> str:
+    """What ``csv`` found wrong, in Russian (its own message is English and means nothing to staff)."""
+    if "field larger than field limit" in str(exc):
+        limit = f"{csv.field_size_limit():,}".replace(",", " ")
+        return (f"в ячейке больше {limit} символов — скорее всего, там не закрыта кавычка. "
+                "Откройте файл в Excel и сохраните заново.")
+    return "строка не разбирается как CSV. Откройте файл в Excel и сохраните заново."
 
 
 def _count_records(data: bytes, delimiter: str) -> None:

@@ -122,7 +122,7 @@ def read_xlsx(data: bytes, *, head_rows: int = 300) -> list[Table]:
     except PasswordError as exc:
         raise PasswordProtected("Книга Excel защищена паролем. Снимите пароль и загрузите снова.") from exc
     except Exception as exc:  # calamine raises its own error types for every kind of damage
-        raise CorruptFile(f"Книга Excel повреждена и не читается ({type(exc).__name__}). Сохраните её заново.") from exc
+        raise CorruptFile("Книга Excel повреждена и не читается. Откройте её в Excel и сохраните заново.") from exc
     tables = []
     for name in workbook.sheet_names:
         try:

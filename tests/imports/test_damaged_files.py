@@ -95,3 +95,25 @@ def test_an_error_no_reader_foresaw_is_a_refusal_logged_without_the_clients_data
         list(_guarded(rows(), "xlsx"))
     assert "Excel (XLSX) повреждён" in info.value.message
     assert "KeyError" in caplog.text and "Петров" not in caplog.text
+
+
+def test_staff_see_where_a_rejected_row_is_in_russian(client, branch):
+    client.force_login(importer(branch))
+    upload(client, branch, "a.csv", "ФИО;Телефон\nИванов;123\n".encode())
+    page = client.get(reverse("admin:imports_importjob_preview", args=[ImportJob.objects.get().pk])).content.decode()
+    assert "запись 2 (строка 2)" in page and "record 2" not in page
+
+
+def test_a_runaway_quote_in_a_csv_is_explained_in_russian(branch, known):  # noqa: F811
+    data = ("ФИО;Телефон\nИванов;\"" + "x" * 140_000 + "\"\n").encode()
+    info = refused(data, "clients.csv", branch)
+    assert info.value.message.startswith("CSV повреждён около строки 2: в ячейке больше 131 072 символов")
+    assert "field" not in info.value.message
+    assert_nothing_changed(known)
+
+
+def test_broken_xml_is_explained_in_russian_with_line_and_column(branch, known):  # noqa: F811
+    info = refused("<?xml version='1.0'?>\n<КоммерческаяИнформация><Документ></Контрагент>".encode(), "orders.xml", branch)
+    assert info.value.message == ("XML повреждён: закрывающий тег не совпадает с открывающим (строка 2, позиция 37). "
+                                  "Выгрузите файл из 1С заново.")
+    assert_nothing_changed(known)

@@ -28,5 +28,6 @@ def test_control_characters_in_rejected_rows_do_not_stop_the_import_and_are_left
     job.refresh_from_db()
     assert job.status == ImportStatus.DONE and Client.objects.count() == 1
     rows = rejected_rows(client, job)
-    assert [row[4] for row in rows[1:]] == ["Иванов Иван", "Сидоров=(1)"]
+    assert [(row[0], row[4]) for row in rows[1:]] == [("запись 3 (строка 3)", "Иванов Иван"),
+                                                      ("запись 4 (строка 4)", "Сидоров=(1)")]
     assert not [value for row in rows for value in row if isinstance(value, str) and "\x07" in value]
