@@ -41,6 +41,25 @@ class InvalidEmail(DomainError):
     default_message = "Адрес e-mail записан с ошибкой."
 
 
+# C0 and C1 control characters and DEL. Tab and line breaks are kept; other spacing controls
+# (vertical tab, form feed, separators, NEL: how old programs break a line inside a cell) become
+# a space; the rest (a bell, an escape from a DOS-era program) carry nothing and are dropped.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_CONTROLS_MAP = {
+    code: (" " if chr(code).isspace() else None)
+    for code in (*range(0x20), *range(0x7F, 0xA0))
+    if chr(code) not in "\t\n\r"
+}
+
+
+def strip_controls(value: str) -> str:
+    """Free text (a name, a comment, a car's make) without control characters; tab and line breaks stay.
+
+    One regular-expression search for the usual clean text: the importer calls this per row.
+    """
+    return value.translate(_CONTROLS_MAP) if _CONTROLS.search(value) else value
+
+
 _SCIENTIFIC = re.compile(r"^\s*\d+(?:[.,]\d+)?[eE][+-]?\d+\s*$")
 _EXTENSION = re.compile(r"(?:доб\.?|добав\w*\.?|ext\.?|вн\.?|x)\s*(\d{1,6})\s*$", re.IGNORECASE)
 

@@ -7,7 +7,12 @@ from django.db.models import Q
 from django.utils import timezone
 
 from clients.models import Client, ClientPhone, Consent, ConsentPurpose, Vehicle
-from clients.normalize import normalize_phone, normalize_plate, normalize_vin
+from clients.normalize import (
+    normalize_phone,
+    normalize_plate,
+    normalize_vin,
+    strip_controls,
+)
 from workshops.errors import DomainError
 from workshops.models import Workshop
 
@@ -18,8 +23,9 @@ class InvalidName(DomainError):
 
 
 def clean_name(raw: str) -> str:
-    """A person's or company's name as typed, trimmed; refuses empty, letterless and control-character names."""
-    name = " ".join(str(raw).replace("\x00", "").split())
+    """A person's or company's name as typed, on one line: control characters dropped, any run of
+    whitespace (tabs, line breaks) one space, trimmed. Refuses empty, letterless and overlong names."""
+    name = " ".join(strip_controls(str(raw)).split())
     if not name or not any(ch.isalpha() for ch in name):
         raise InvalidName()
     if len(name) > 300:

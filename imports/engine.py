@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from imports.errors import FileTooLarge
 from imports.plan import NewClient, Plan, build_plan
-from imports.readers import read_records
+from imports.readers import read_records, shown_loc
 from imports.records import IMPORTED_STATUSES, REJECTED, SKIPPED, RowOutcome
 from imports.validate import Validator
 from workshops.models import Workshop
@@ -190,7 +190,7 @@ def summarise(outcomes: list[RowOutcome], plan: Plan, info: dict[str, Any], *, d
         warnings_total += len(outcome.warnings)
         if len(problems) < PREVIEW_PROBLEM_ROWS:
             problems.append({
-                "loc": outcome.loc, "line": outcome.line, "status": outcome.status, "reason_code": outcome.reason_code,
+                "loc": shown_loc(outcome.loc), "line": outcome.line, "status": outcome.status, "reason_code": outcome.reason_code,
                 "reason": outcome.reason, "column": outcome.column, "value": outcome.value, "name": outcome.name,
                 "warnings": [message for _code, message in outcome.warnings],
             })
@@ -216,7 +216,7 @@ def summarise(outcomes: list[RowOutcome], plan: Plan, info: dict[str, Any], *, d
         "visits_created": plan.visits_created,
         "links_added": len(plan.links),
         "warnings_total": warnings_total,
-        "conflicts": plan.conflicts[:PREVIEW_PROBLEM_ROWS],
+        "conflicts": [{**c, "loc": shown_loc(c["loc"])} for c in plan.conflicts[:PREVIEW_PROBLEM_ROWS]],
         "conflicts_total": plan.conflicts_total,
         "problems": problems,
         "problems_total": problems_total,

@@ -19,8 +19,9 @@ class SafeCSV(_Neutralising, base_formats.CSV):
     pass
 
 
-class SafeXLSX(_Neutralising, base_formats.XLSX):
-    pass
+class SafeXLSX(base_formats.XLSX):
+    def export_data(self, dataset: Any, **kwargs: Any) -> Any:
+        return super().export_data(neutralise_dataset(dataset, xlsx=True), **kwargs)
 
 
 class SafeTSV(_Neutralising, base_formats.TSV):

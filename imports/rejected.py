@@ -1,14 +1,16 @@
 """The downloadable XLSX of rejected rows: the file's own values plus line, column and reason.
 
 Staff fix the rows in it and upload just those; its header uses the names the importer
-recognises, so it imports as it is. Cells are neutralised against formulas.
+recognises, so it imports as it is. Cells are neutralised against formulas and stripped of
+control characters XLSX cannot hold (``safe_export.xlsx_cell``).
 """
 
 import io
 
 from imports.columns import FIELDS
+from imports.readers import shown_loc
 from imports.records import REJECTED, RowOutcome
-from imports.safe_export import neutralise
+from imports.safe_export import xlsx_cell
 
 _COLUMNS = ["name", "phone", "inn", "email", "comment", "car", "plate", "vin", "visit_date"]
 
@@ -27,10 +29,10 @@ def rejected_rows_xlsx(outcomes: list[RowOutcome]) -> bytes | None:
     sheet.append(headers)
     for outcome in rejected:
         raw = outcome.raw
-        values = [outcome.loc, outcome.reason, outcome.column, outcome.value] + [raw.get(f, "") for f in _COLUMNS]
+        values = [shown_loc(outcome.loc), outcome.reason, outcome.column, outcome.value] + [raw.get(f, "") for f in _COLUMNS]
         if not values[4]:
             values[4] = " ".join(raw.get(f, "") for f in ("last_name", "first_name", "middle_name")).strip()
-        sheet.append([neutralise(v) for v in values])
+        sheet.append([xlsx_cell(v) for v in values])
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()

@@ -25,6 +25,7 @@ from clients.normalize import (
     fast_russian_mobile,
     phone_digits_from_cell,
     split_extension,
+    strip_controls,
 )
 from clients.services import InvalidName, clean_name
 from imports.columns import FIELDS, TEXT_FIELDS
@@ -339,7 +340,7 @@ class Validator:
             except InvalidEmail as exc:
                 outcome.warn("email_invalid", f"{exc.message} Отброшен.")
         if "comment" in fields:
-            outcome.comment = text(fields["comment"])[:2000]
+            outcome.comment = strip_controls(text(fields["comment"]))[:2000]
 
         for field in ("created_date", "birth_date"):
             if field in fields:
@@ -406,8 +407,8 @@ class Validator:
         key = (car.car, car.make, car.model)
         found = self._titles.get(key) if type(key[0]) is str and type(key[1]) is str and type(key[2]) is str else None
         if found is None:
-            make, model = text(car.make), text(car.model)
-            title = text(car.car)
+            make, model = strip_controls(text(car.make)).strip(), strip_controls(text(car.model)).strip()
+            title = strip_controls(text(car.car)).strip()
             if title and not make:
                 make, _, rest = title.partition(" ")
                 model = model or rest.strip()

@@ -3,7 +3,9 @@
 XLSX is written in openpyxl's write-only mode and the bookings list is read through a
 server-side cursor, so a year of a busy company streams through in bounded memory.
 Numbers are numbers and dates are dates in the file; text that a spreadsheet would run
-as a formula (``=``, ``+``, ``-``, ``@``, tab, CR at the start) is neutralised.
+as a formula (``=``, ``+``, ``-``, ``@``, tab, CR at the start) is neutralised, and XLSX text is
+stripped of the control characters openpyxl refuses (``imports.safe_export.xlsx_text``): a client
+name imported with one would otherwise fail the whole report.
 """
 
 import csv
@@ -20,6 +22,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from bookings.models import BookingChannel, BookingStatus
+from imports.safe_export import xlsx_text
 from reports.figures import BRANCH_COLUMNS, DAY_COLUMNS, FIGURE_LABELS, SHARES, Figures, Report
 from reports.periods import Period
 from reports.selectors import BOOKING_LIST_FIELDS, local_naive, report_bookings, report_figures
@@ -48,6 +51,11 @@ def neutralise(value: Any) -> Any:
     if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
         return "'" + value
     return value
+
+
+def _xlsx(value: Any) -> Any:
+    """A value for an XLSX cell: without characters openpyxl refuses, then neutralised."""
+    return neutralise(xlsx_text(value))
 
 
 @dataclass
@@ -100,7 +108,7 @@ class _Sheet:
             self.ws.append([self.cell(header, bold=True) for header in headers])
 
     def cell(self, value: Any, *, number_format: str | None = None, bold: bool = False) -> WriteOnlyCell:
-        cell = WriteOnlyCell(self.ws, value=neutralise(value))
+        cell = WriteOnlyCell(self.ws, value=_xlsx(value))
         if number_format:
             cell.number_format = number_format
         if bold:
@@ -113,7 +121,8 @@ class _Sheet:
         return self.cell(value, number_format=SHARE_FORMAT) if name in SHARES else value
 
     def append(self, row: Iterable[Any]) -> None:
-        self.ws.append(list(row))
+        """A row of cells and plain values; text among the plain values is made safe like ``cell``'s."""
+        self.ws.append([_xlsx(value) if isinstance(value, str) else value for value in row])
 
 
 def _figures_row(sheet: _Sheet, figures: Figures, columns: Sequence[str]) -> list[Any]:
@@ -195,10 +204,10 @@ def _bookings_sheet(workbook: Workbook, report: Report, rows: Iterable[tuple]) -
             cell.number_format = DATETIME_FORMAT
             moments.append(cell)
         ws.append([
-            row[index["id"]], neutralise(row[index["workshop__name"]]), *moments,
+            row[index["id"]], _xlsx(row[index["workshop__name"]]), *moments,
             statuses.get(row[index["status"]], row[index["status"]]),
             channels.get(row[index["channel"]], row[index["channel"]]),
-            neutralise(row[index["service__name"]]), row[index["client_id"]], neutralise(row[index["client__name"]]),
+            _xlsx(row[index["service__name"]]), row[index["client_id"]], _xlsx(row[index["client__name"]]),
         ])
 
 

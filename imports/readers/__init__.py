@@ -5,6 +5,8 @@ refuses what it cannot read with a Russian message (``ImportRefused``), and hand
 tabular files to ``imports.layout`` to find the header, the mapping and the data rows.
 """
 
+import logging
+import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import PurePath
@@ -17,6 +19,8 @@ from imports.records import SourceRecord
 XLSX, XLS, CSV, XML, MXL = "xlsx", "xls", "csv", "xml", "mxl"
 FORMAT_LABELS = {XLSX: "Excel (XLSX)", XLS: "Excel 97–2003 (XLS)", CSV: "CSV", XML: "XML 1С / CommerceML"}
 ACCEPTED_EXTENSIONS = (".xlsx", ".xls", ".csv", ".txt", ".xml")
+
+logger = logging.getLogger(__name__)
 
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")
@@ -52,6 +56,20 @@ class Table:
         yield from zip(self.rows, self.row_locs, self.row_lines)
         if self.more is not None:
             yield from self.more
+
+
+def shown_loc(loc: str) -> str:
+    """Where a row is, as staff read it: ``row 12`` → «строка 12», ``record 2 (line 3)`` → «запись 2 (строка 3)».
+
+    Readers keep the English form in ``SourceRecord.loc``: it is the row's identity in the
+    samples' ``expected_outcomes.json``. Whatever shows a place to people passes it through here;
+    XML places («Документ #3 (Ид 1003) / Контрагент») are shown as they are.
+    """
+    if loc.startswith("row "):
+        return "строка " + loc[4:]
+    if loc.startswith("record "):
+        return "запись " + loc[7:].replace("(line ", "(строка ", 1)
+    return loc
 
 
 def read_ahead(rows: Iterator[Row], count: int, **table: Any) -> Table:
@@ -166,8 +184,37 @@ def read_records(
         raise
     except MemoryError:
         raise FileTooLarge("Файл слишком велик, чтобы прочитать его целиком. Разбейте его на части.") from None
+    except Exception as exc:  # noqa: BLE001 — the safety net: logged in _unexpected; its text may quote a cell
+        raise _unexpected(exc, fmt) from None
+    for table in tables:
+        if table.more is not None:
+            table.more = _guarded(table.more, fmt)
     from imports.layout import records_from_tables
 
     records, info = records_from_tables(tables, mapping=mapping, header_row=header_row)
     info["format"] = fmt
     return records, info
+
+
+def _unexpected(exc: Exception, fmt: str) -> CorruptFile:
+    """The «corrupt file» refusal for damage a reader did not foresee, logged for us without the file's contents.
+
+    Only the exception's type and the frames are logged: its message may quote a cell (a
+    client's name or phone), which must not reach the error log.
+    """
+    frames = "".join(traceback.format_tb(exc.__traceback__))
+    logger.error("unreadable %s file: %s raised by the reader\n%s", fmt, type(exc).__name__, frames)
+    return CorruptFile(
+        f"Файл {FORMAT_LABELS.get(fmt, fmt)} повреждён и не читается. "
+        "Откройте его в программе, где он создан, и сохраните заново (XLSX или CSV)."
+    )
+
+
+def _guarded(rows: Iterator[Row], fmt: str) -> Iterator[Row]:
+    """``rows`` as they are, except that an unexpected error further down the file becomes ``CorruptFile``."""
+    try:
+        yield from rows
+    except (ImportRefused, MemoryError):
+        raise
+    except Exception as exc:  # noqa: BLE001 — as in read_records
+        raise _unexpected(exc, fmt) from None

@@ -17,7 +17,13 @@ def decode(data: bytes) -> tuple[str, str]:
     if data.startswith(b"\xef\xbb\xbf"):
         return data[3:].decode("utf-8", errors="replace"), "UTF-8 (BOM)"
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16"), "UTF-16"
+        try:
+            return data.decode("utf-16"), "UTF-16"
+        except UnicodeDecodeError as exc:
+            raise CorruptFile(
+                "Файл в кодировке UTF-16 («Текст Юникод») обрезан или повреждён. "
+                "Сохраните таблицу заново как CSV UTF-8 или XLSX."
+            ) from exc
     try:
         return data.decode("utf-8"), "UTF-8"
     except UnicodeDecodeError:
@@ -29,11 +35,21 @@ def decode(data: bytes) -> tuple[str, str]:
 
 
 def detect_delimiter(text: str) -> str:
-    """The delimiter that splits the first lines into the most consistent number of fields (> 1)."""
+    """The delimiter that splits the first lines into the most consistent number of fields (> 1).
+
+    Lines may end in CR alone (Excel for Mac's «CSV»), so the sample is split as ``csv`` reads
+    the file: ``newline=""`` recognises CR, LF and CRLF.
+    """
     sample = text[:65536]
     best, best_score = ";", (-1, -1)
     for delimiter in _DELIMITERS:
-        counts = Counter(len(row) for row in csv.reader(io.StringIO(sample), delimiter=delimiter) if any(row))
+        counts: Counter[int] = Counter()
+        try:
+            for row in csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter):
+                if any(row):
+                    counts[len(row)] += 1
+        except csv.Error:
+            pass  # the 64 KB sample ends inside a quoted field: the rows before it decide
         counts.pop(1, None)
         if not counts:
             continue
@@ -82,7 +98,16 @@ def _records(reader: "csv._reader") -> Iterator[Row]:
             previous_end = reader.line_num
             yield row, f"record {number} (line {start})", start
     except csv.Error as exc:
-        raise CorruptFile(f"CSV повреждён около строки {previous_end + 1}: {exc}.") from exc
+        raise CorruptFile(f"CSV повреждён около строки {previous_end + 1}: {_csv_problem(exc)}") from exc
+
+
+def _csv_problem(exc: csv.Error) -> str:
+    """What ``csv`` found wrong, in Russian (its own message is English and means nothing to staff)."""
+    if "field larger than field limit" in str(exc):
+        limit = f"{csv.field_size_limit():,}".replace(",", " ")
+        return (f"в ячейке больше {limit} символов — скорее всего, там не закрыта кавычка. "
+                "Откройте файл в Excel и сохраните заново.")
+    return "строка не разбирается как CSV. Откройте файл в Excel и сохраните заново."
 
 
 def _count_records(data: bytes, delimiter: str) -> None:

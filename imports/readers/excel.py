@@ -3,6 +3,7 @@
 import io
 import re
 import zipfile
+import zlib
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -54,16 +55,20 @@ def _has_formulas(archive: zipfile.ZipFile) -> bool:
     Read a megabyte at a time: the sheet of 100,000 rows is 50 MB of XML, which read whole
     would sit in memory next to the rows being validated.
     """
-    for info in archive.infolist():
-        if not (info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml")):
-            continue
-        with archive.open(info) as part:
-            tail = b""
-            while chunk := part.read(1 << 20):
-                piece = tail + chunk
-                if any(hint in piece for hint in _FORMULA_HINTS) and _FORMULA_TAG.search(piece):
-                    return True
-                tail = chunk[-64:]  # a tag cut in two by the piece boundary
+    try:
+        for info in archive.infolist():
+            if not (info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml")):
+                continue
+            with archive.open(info) as part:
+                tail = b""
+                while chunk := part.read(1 << 20):
+                    piece = tail + chunk
+                    if any(hint in piece for hint in _FORMULA_HINTS) and _FORMULA_TAG.search(piece):
+                        return True
+                    tail = chunk[-64:]  # a tag cut in two by the piece boundary
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
+        # A damaged byte inside a sheet: deflate fails, or the CRC check at its end does.
+        raise CorruptFile("Файл XLSX повреждён (лист не распаковывается). Откройте его в Excel и сохраните заново.") from exc
     return False
 
 
@@ -71,7 +76,10 @@ def _formula_cells(data: bytes, sheet_name: str) -> dict[tuple[int, int], str]:
     """(row, column) → formula text of the sheet's formula cells, read with openpyxl (formulas, not values)."""
     import openpyxl
 
-    workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
+    try:
+        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
+    except Exception as exc:  # openpyxl raises whatever its XML and zip layers raise
+        raise CorruptFile("Книга Excel повреждена и не читается. Откройте её в Excel и сохраните заново.") from exc
     try:
         sheet = workbook[sheet_name]
         found: dict[tuple[int, int], str] = {}
@@ -80,6 +88,10 @@ def _formula_cells(data: bytes, sheet_name: str) -> dict[tuple[int, int], str]:
                 if isinstance(value, str) and value.startswith("="):
                     found[(r, c)] = value
         return found
+    except MemoryError:
+        raise
+    except Exception as exc:
+        raise CorruptFile(f"Лист «{sheet_name}» повреждён и не читается. Сохраните книгу заново.") from exc
     finally:
         workbook.close()
 
@@ -110,7 +122,7 @@ def read_xlsx(data: bytes, *, head_rows: int = 300) -> list[Table]:
     except PasswordError as exc:
         raise PasswordProtected("Книга Excel защищена паролем. Снимите пароль и загрузите снова.") from exc
     except Exception as exc:  # calamine raises its own error types for every kind of damage
-        raise CorruptFile(f"Книга Excel повреждена и не читается ({type(exc).__name__}). Сохраните её заново.") from exc
+        raise CorruptFile("Книга Excel повреждена и не читается. Откройте её в Excel и сохраните заново.") from exc
     tables = []
     for name in workbook.sheet_names:
         try:
@@ -134,13 +146,26 @@ def read_xls(data: bytes) -> list[Table]:
     import xlrd
 
     try:
-        book = xlrd.open_workbook(file_contents=data, on_demand=True)
+        # xlrd prints its warnings about a damaged file to stdout unless given a log of its own
+        book = xlrd.open_workbook(file_contents=data, on_demand=True, logfile=io.StringIO())
     except xlrd.biffh.XLRDError as exc:
         if "encrypted" in str(exc).lower():
             raise PasswordProtected("Книга Excel защищена паролем. Снимите пароль и загрузите снова.") from exc
         raise CorruptFile("Книга Excel 97–2003 повреждена и не читается. Сохраните её заново как XLSX.") from exc
     except Exception as exc:
         raise CorruptFile("Книга Excel 97–2003 повреждена и не читается. Сохраните её заново как XLSX.") from exc
+    try:
+        return _xls_tables(book)
+    except (TooManyRows, MemoryError):
+        raise
+    except Exception as exc:  # xlrd reads a sheet only now (on_demand): damage inside it shows here
+        raise CorruptFile("Книга Excel 97–2003 повреждена и не читается. Сохраните её заново как XLSX.") from exc
+
+
+def _xls_tables(book: Any) -> list[Table]:
+    """The opened book's non-empty sheets as tables; raises whatever xlrd raises on a damaged sheet."""
+    import xlrd
+
     tables = []
     for index in range(book.nsheets):
         sheet = book.sheet_by_index(index)

@@ -9,12 +9,53 @@ import io
 import re
 import xml.etree.ElementTree as ET
 from typing import Any, Iterator
+from xml.parsers.expat import errors as expat_errors
 
 from imports import limits
 from imports.errors import CorruptFile, TooManyRows, UnsupportedFormat
 from imports.records import SourceRecord
 
 _DTD = re.compile(rb"<!(DOCTYPE|ENTITY)", re.IGNORECASE)
+_DECLARED_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([\w.:-]{1,40})["']""")
+
+# What expat's English messages mean, for the errors a damaged or truncated export produces.
+_EXPAT_RU = {
+    expat_errors.codes[message]: text
+    for message, text in (
+        (expat_errors.XML_ERROR_TAG_MISMATCH, "закрывающий тег не совпадает с открывающим"),
+        (expat_errors.XML_ERROR_NO_ELEMENTS, "файл обрывается (нет закрывающего тега)"),
+        (expat_errors.XML_ERROR_UNCLOSED_TOKEN, "файл обрывается посреди тега"),
+        (expat_errors.XML_ERROR_PARTIAL_CHAR, "файл обрывается посреди символа"),
+        (expat_errors.XML_ERROR_INVALID_TOKEN, "недопустимый символ или разметка"),
+        (expat_errors.XML_ERROR_SYNTAX, "синтаксическая ошибка"),
+        (expat_errors.XML_ERROR_JUNK_AFTER_DOC_ELEMENT, "лишний текст после конца документа"),
+        (expat_errors.XML_ERROR_UNDEFINED_ENTITY, "неизвестная ссылка «&…;»"),
+        (expat_errors.XML_ERROR_BAD_CHAR_REF, "недопустимая ссылка на символ «&#…;»"),
+        (expat_errors.XML_ERROR_DUPLICATE_ATTRIBUTE, "атрибут повторён"),
+        (expat_errors.XML_ERROR_INCORRECT_ENCODING, "кодировка в объявлении <?xml?> не совпадает с содержимым"),
+        (expat_errors.XML_ERROR_UNKNOWN_ENCODING, "неизвестная кодировка"),
+        (expat_errors.XML_ERROR_UNCLOSED_CDATA_SECTION, "не закрыт блок CDATA"),
+    )
+}
+
+_XML_ERRORS = (ET.ParseError, LookupError, ValueError)
+"""What ``iterparse`` raises on a file it cannot read: a parse error, an unknown declared
+encoding (``LookupError``), or a declared multi-byte encoding expat cannot take (``ValueError``)."""
+
+
+def _unreadable(exc: Exception, data: bytes) -> CorruptFile:
+    """The refusal for XML the parser gave up on, in Russian and with the place (the parser's text is English)."""
+    if isinstance(exc, ET.ParseError):
+        line, column = exc.position
+        what = _EXPAT_RU.get(exc.code, "ошибка разметки")
+        return CorruptFile(
+            f"XML повреждён: {what} (строка {line}, позиция {column + 1}). Выгрузите файл из 1С заново."
+        )
+    declared = _DECLARED_ENCODING.match(data[:200])
+    name = f"«{declared.group(1).decode('ascii')}»" if declared else "в объявлении <?xml?>"
+    return CorruptFile(
+        f"XML в кодировке {name}, которую не удалось прочитать. Выгрузите файл из 1С заново в UTF-8 или windows-1251."
+    )
 
 
 def _local(tag: str) -> str:
@@ -38,8 +79,8 @@ def _root_name(data: bytes) -> str:
     try:
         for _event, element in ET.iterparse(io.BytesIO(data), events=("start",)):
             return _local(element.tag)
-    except ET.ParseError as exc:
-        raise CorruptFile(f"XML повреждён: {exc}. Выгрузите файл из 1С заново.") from exc
+    except _XML_ERRORS as exc:
+        raise _unreadable(exc, data) from exc
     return ""
 
 
@@ -57,8 +98,8 @@ def read_xml(data: bytes) -> tuple[list[SourceRecord], dict[str, Any]]:
         )
     try:
         records, label = readers[root](data)
-    except ET.ParseError as exc:
-        raise CorruptFile(f"XML повреждён: {exc}. Выгрузите файл из 1С заново.") from exc
+    except _XML_ERRORS as exc:
+        raise _unreadable(exc, data) from exc
     if len(records) > limits.MAX_ROWS:
         raise TooManyRows(f"В файле больше {limits.MAX_ROWS} объектов. Выгрузите его частями.")
     return records, {"sheet": "", "header_row": None, "columns": [], "notes": [label], "xml": label}
@@ -98,7 +139,7 @@ def _contact_value(row: ET.Element) -> str:
     if values.startswith("<"):
         try:
             inner = ET.fromstring(values)
-        except ET.ParseError:
+        except _XML_ERRORS:
             return values
         shown = inner.get("Представление", "")
         if shown:

@@ -22,9 +22,15 @@ def test_a_new_phone_creates_a_client_with_that_name(db):
     assert list(client.phones.values_list("number", flat=True)) == ["+79220001122"]
 
 
+def test_control_characters_are_dropped_from_a_new_clients_name_and_line_breaks_become_spaces(db):
+    client, _created = client_get_or_create_by_phone(phone="+79220001122", name="Иван\x07ов\tИван\r\nПетро\x1bвич\x0b")
+    assert client.name == "Иванов Иван Петрович"
+
+
 @pytest.mark.parametrize(("phone", "name", "error"), [
     ("12345", "Анна", InvalidPhone), ("+79220001122", "", InvalidName), ("+79220001122", "12345", InvalidName),
     ("+79220001122", "\x00\x00", InvalidName), ("+79220001122", "Я" * 301, InvalidName),
+    ("+79220001122", "\x07\x1b\x9b", InvalidName),
 ])
 def test_bad_phone_or_name_writes_nothing(db, phone, name, error):
     with pytest.raises(error):

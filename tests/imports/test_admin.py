@@ -33,7 +33,7 @@ def test_staff_with_the_permission_upload_preview_and_confirm(client, branch):
     assert response.status_code == 302 and response.url == reverse("admin:imports_importjob_preview", args=[job.pk])
     page = client.get(response.url).content.decode()
     assert "Загружено строк: 55" in page and "Отклонено: 1." in page
-    assert "row 46" in page and "Нет действующего телефона" in page
+    assert "строка 46" in page and "Нет действующего телефона" in page
     assert "Подтвердить и загрузить" in page
     assert Client.objects.count() == 0, "the preview writes nothing"
 

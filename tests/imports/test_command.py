@@ -13,7 +13,7 @@ def test_the_command_imports_a_file_and_prints_the_summary_in_russian(branch, ca
     out = capsys.readouterr().out
     assert "Импорт завершён." in out
     assert "Загружено строк: 55" in out and "Отклонено: 1." in out
-    assert "row 46: отклонена" in out
+    assert "строка 46: отклонена" in out
     assert Client.objects.count() == 55 and Vehicle.objects.count() == 68
 
 
@@ -37,3 +37,16 @@ def test_a_refused_file_gives_its_russian_reason(branch, tmp_path):
     with pytest.raises(CommandError, match="внутри CSV"):
         call_command("import_clients", str(bad), workshop=branch.slug)
     assert Client.objects.count() == 0
+
+
+def test_a_missing_branch_is_asked_for_in_russian_naming_the_known_ones(branch, tmp_path):
+    with pytest.raises(CommandError) as info:
+        call_command("import_clients", str(SAMPLES / "05_crm_export_utf8_bom.csv"))
+    assert "укажите филиал: --workshop КОД. Есть: shevchenko" in str(info.value)
+    assert "required" not in str(info.value)
+    assert Client.objects.count() == 0
+
+
+def test_unknown_arguments_are_refused_in_russian(branch):
+    with pytest.raises(CommandError, match="лишние аргументы: extra.csv"):
+        call_command("import_clients", str(SAMPLES / "05_crm_export_utf8_bom.csv"), "extra.csv", workshop=branch.slug)

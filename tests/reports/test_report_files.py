@@ -75,3 +75,16 @@ def test_the_report_is_written_without_touching_any_booking(march_world, tmp_pat
     before = list(Booking.objects.order_by("pk").values())
     write("xlsx", tmp_path)
     assert list(Booking.objects.order_by("pk").values()) == before
+
+
+def test_a_client_name_with_a_control_character_does_not_break_the_xlsx(march_world, tmp_path):
+    # Such names came in through imports before names were cleaned; openpyxl refuses to write them.
+    Client.objects.filter(name="Ольга Смирнова").update(name="Ольга\x07 Смирнова\x0b=1+1")
+    march_world.east.name = "\x01=СТО Восток"
+    march_world.east.save()
+
+    workbook = load_workbook(write("xlsx", tmp_path))
+
+    values = [cell.value for ws in workbook.worksheets for row in ws.iter_rows() for cell in row]
+    assert "Ольга Смирнова =1+1" in values
+    assert "'=СТО Восток" in values
