@@ -11,6 +11,7 @@ from bookings.models import Booking
 from clients.models import Client, ClientPhone, Consent, Vehicle
 from clients.normalize import normalize_phone, normalize_plate, normalize_vin
 from clients.selectors import client_search_q, display_phone, plate_search_variant
+from clients.services import clean_name
 from workshops.admin_scope import BranchScopedAdminMixin, ScopedChoicesMixin
 from workshops.errors import DomainError
 from workshops.unfold_speedups import FastActionCheckboxMixin
@@ -24,6 +25,12 @@ def _normalised(value: str, normalise) -> str:
         return normalise(value)
     except DomainError as exc:
         raise forms.ValidationError(exc.message) from exc
+
+
+class ClientForm(forms.ModelForm):
+    def clean_name(self) -> str:
+        # The same rule as the bot and the import: no control characters, one line, has letters.
+        return _normalised(self.cleaned_data["name"], clean_name)
 
 
 class ClientPhoneForm(forms.ModelForm):
@@ -88,6 +95,7 @@ class ClientAdmin(FastActionCheckboxMixin, BranchScopedAdminMixin, ModelAdmin):
     """Clients. Search finds a client by name, by a phone in any format and by plate."""
 
     branch_path = "workshops"
+    form = ClientForm
     list_display = ("name", "phones_display", "kind", "vehicles_display", "telegram_linked", "created_at")
     list_filter = ("workshops", "kind")
     search_fields = ("name",)  # widened by client_search_q in get_search_results

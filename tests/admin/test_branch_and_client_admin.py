@@ -104,6 +104,20 @@ def test_a_client_added_by_a_manager_must_belong_to_their_branch(alpha, manager_
     assert not Client.objects.filter(name="Без филиала").exists()
 
 
+def test_a_name_typed_in_admin_is_stored_on_one_line_without_control_characters(alpha, manager_client):
+    data = form_data(manager_client.get(change_url(alpha.client)))
+    data["name"] = "Иван\x07ов\r\n  Иван"
+    assert manager_client.post(change_url(alpha.client), data).status_code == 302
+    alpha.client.refresh_from_db()
+    assert alpha.client.name == "Иванов Иван"
+
+    data["name"] = "\x0b123"
+    response = manager_client.post(change_url(alpha.client), data)
+    assert response.status_code == 200 and "хотя бы одну букву" in response.content.decode()
+    alpha.client.refresh_from_db()
+    assert alpha.client.name == "Иванов Иван"
+
+
 def test_a_phone_typed_in_any_format_is_stored_in_e164_and_a_bad_one_is_refused(alpha, manager_client):
     page = manager_client.get(change_url(alpha.client))
     data = form_data(page)
