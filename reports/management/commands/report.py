@@ -2,26 +2,20 @@
 
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandParser
 
 from reports.exports import FORMATS, ReportData, write_report
 from reports.periods import Period, ReportPeriodError, parse_date
+from workshops.commands import RussianCommand
 from workshops.models import Workshop
 
-USAGE = "manage.py report --from ГГГГ-ММ-ДД --to ГГГГ-ММ-ДД [--workshop КОД] --format xlsx|csv -o ФАЙЛ"
 
-
-class Command(BaseCommand):
+class Command(RussianCommand):
     help = (
         "Отчёт владельца за период [--from, --to) — --to не включается — по всем филиалам или по одному: "
         "тот же файл, что выгружается из панели владельца."
     )
-
-    def create_parser(self, prog_name: str, subcommand: str, **kwargs) -> CommandParser:
-        # argparse's own errors are in English; every argument is checked below instead.
-        parser = super().create_parser(prog_name, subcommand, **kwargs)
-        parser.error = lambda message: self._fail(f"неверные аргументы ({message}).")
-        return parser
+    usage = "manage.py report --from ГГГГ-ММ-ДД --to ГГГГ-ММ-ДД [--workshop КОД] --format xlsx|csv -o ФАЙЛ"
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--from", dest="date_from", help="первый день периода, ГГГГ-ММ-ДД")
@@ -30,30 +24,27 @@ class Command(BaseCommand):
         parser.add_argument("--format", dest="fmt", help="xlsx или csv")
         parser.add_argument("-o", "--output", help="куда записать файл")
 
-    def _fail(self, message: str) -> None:
-        raise CommandError(f"Ошибка: {message}\nИспользование: {USAGE}")
-
     def handle(self, *args, date_from: str | None, date_to: str | None, workshop: str | None, fmt: str | None,
                output: str | None, **options) -> None:
         if not date_from or not date_to:
-            self._fail("укажите период: --from и --to.")
+            self.fail("укажите период: --from и --to.")
         if fmt not in FORMATS:
-            self._fail(f"--format должен быть xlsx или csv, а не «{fmt or ''}».")
+            self.fail(f"--format должен быть xlsx или csv, а не «{fmt or ''}».")
         if not output:
-            self._fail("укажите файл: -o ФАЙЛ.")
+            self.fail("укажите файл: -o ФАЙЛ.")
         try:
             period = Period(parse_date(date_from, name="--from"), parse_date(date_to, name="--to"))
         except ReportPeriodError as error:
-            self._fail(error.message)
+            self.fail(error.message)
         workshops = list(Workshop.objects.order_by("name", "id"))
         if workshop is not None:
             workshops = [w for w in workshops if w.slug == workshop]
             if not workshops:
                 known = ", ".join(Workshop.objects.order_by("slug").values_list("slug", flat=True)) or "нет ни одного"
-                self._fail(f"филиал с кодом «{workshop}» не найден. Есть: {known}.")
+                self.fail(f"филиал с кодом «{workshop}» не найден. Есть: {known}.")
         path = Path(output)
         if not path.parent.is_dir():
-            self._fail(f"папки «{path.parent}» нет.")
+            self.fail(f"папки «{path.parent}» нет.")
         data = ReportData.build(workshops=workshops, period=period)
         with path.open("wb") as out:
             write_report(data, fmt, out)
