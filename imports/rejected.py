@@ -12,7 +12,17 @@ from imports.readers import shown_loc
 from imports.records import REJECTED, RowOutcome
 from imports.safe_export import xlsx_cell
 
-_COLUMNS = ["name", "phone", "inn", "email", "comment", "car", "plate", "vin", "visit_date"]
+# Every field the importer loads, in the order of a usual client list; a column is written when
+# a rejected row has something in it (name and phone always), so a fixed file loses nothing.
+_COLUMNS = ["name", "phone", "inn", "kpp", "client_type", "email", "comment",
+            "car", "make", "model", "year", "plate", "vin", "mileage", "visit_date"]
+_ALWAYS = ("name", "phone")
+_NAME_PARTS = ("last_name", "first_name", "middle_name")
+
+
+def _header(field: str) -> str:
+    """The column's name as the importer recognises it on the way back in."""
+    return "ФИО" if field == "name" else FIELDS[field].split(" (")[0]
 
 
 def rejected_rows_xlsx(outcomes: list[RowOutcome]) -> bytes | None:
@@ -22,16 +32,16 @@ def rejected_rows_xlsx(outcomes: list[RowOutcome]) -> bytes | None:
     rejected = [o for o in outcomes if o.status == REJECTED]
     if not rejected:
         return None
+    columns = [f for f in _COLUMNS if f in _ALWAYS or any(o.raw.get(f) for o in rejected)]
     book = Workbook(write_only=True)
     sheet = book.create_sheet("Отклонённые")
-    headers = ["Где в файле", "Причина", "Колонка", "Значение"] + [FIELDS[f].split(" (")[0] for f in _COLUMNS]
-    headers[4] = "ФИО"
-    sheet.append(headers)
+    sheet.append(["Где в файле", "Причина", "Колонка", "Значение"] + [_header(f) for f in columns])
     for outcome in rejected:
         raw = outcome.raw
-        values = [shown_loc(outcome.loc), outcome.reason, outcome.column, outcome.value] + [raw.get(f, "") for f in _COLUMNS]
-        if not values[4]:
-            values[4] = " ".join(raw.get(f, "") for f in ("last_name", "first_name", "middle_name")).strip()
+        cells = {f: raw.get(f, "") for f in columns}
+        if not cells["name"]:
+            cells["name"] = " ".join(raw.get(f, "") for f in _NAME_PARTS).strip() or raw.get("full_name", "")
+        values = [shown_loc(outcome.loc), outcome.reason, outcome.column, outcome.value, *cells.values()]
         sheet.append([xlsx_cell(v) for v in values])
     buffer = io.BytesIO()
     book.save(buffer)

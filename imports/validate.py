@@ -209,18 +209,22 @@ def _past(visit: date | None, outcome: RowOutcome, today: date) -> date | None:
     return visit
 
 
-def _raw(fields: dict[str, Any]) -> dict[str, str]:
-    """The row's cells as text, for the rejected-rows file."""
+def _raw(record: SourceRecord) -> dict[str, str]:
+    """The row's cells as text, for the rejected-rows file (the visit date, which the layout
+    moved to the row's car, included)."""
+    fields = record.fields
     raw = {f: text(v) for f, v in fields.items() if f not in ("phone", "name_parts")}
     raw["phone"] = ", ".join(text(v) for v in fields.get("phone", []))
+    if not raw.get("visit_date"):
+        raw["visit_date"] = next((text(car.visit_date) for car in record.cars if text(car.visit_date)), "")
     return raw
 
 
-def _reject(outcome: RowOutcome, fields: dict[str, Any], code: str, reason: str, column: str = "",
+def _reject(outcome: RowOutcome, record: SourceRecord, code: str, reason: str, column: str = "",
             value: str = "") -> RowOutcome:
     outcome.status, outcome.reason_code, outcome.reason = REJECTED, code, reason
     outcome.column, outcome.value = column, value[:200]
-    outcome.raw = _raw(fields)
+    outcome.raw = _raw(record)
     return outcome
 
 
@@ -272,19 +276,19 @@ class Validator:
 
         if record.formula_columns:
             column = record.formula_columns[0]
-            return _reject(outcome, fields, "formula_injection",
+            return _reject(outcome, record, "formula_injection",
                            f"Ячейка-формула в колонке «{column}» — строка не загружена.", column)
         if _may_start_formula(fields):
             for field in TEXT_FIELDS:
                 value = fields.get(field)
                 if isinstance(value, str) and starts_formula(value):
                     column = labels.get(field, FIELDS.get(field, field))
-                    return _reject(outcome, fields, "formula_injection",
+                    return _reject(outcome, record, "formula_injection",
                                    f"Значение в колонке «{column}» начинается как формула — строка не загружена.",
                                    column, value)
             for part in fields.get("name_parts", []):
                 if isinstance(part, str) and starts_formula(part):
-                    return _reject(outcome, fields, "formula_injection", "Имя начинается как формула — строка не загружена.",
+                    return _reject(outcome, record, "formula_injection", "Имя начинается как формула — строка не загружена.",
                                    "Имя", part)
 
         name, outcome.kind, outcome.kind_explicit, nbsp, problem = self._name(fields)
@@ -292,7 +296,7 @@ class Validator:
             outcome.warn("nbsp_in_name", "Неразрывный пробел в имени заменён обычным.")
         if problem is not None:
             column = labels.get("name") or labels.get("last_name") or "ФИО"
-            return _reject(outcome, fields, "no_name", f"Нет имени клиента: {problem}", column, name)
+            return _reject(outcome, record, "no_name", f"Нет имени клиента: {problem}", column, name)
         outcome.name = name
 
         cells = fields.get("phone") or ()
@@ -323,8 +327,8 @@ class Validator:
             column = labels.get("phone", "Телефон")
             if refused:
                 piece, message = refused[0]
-                return _reject(outcome, fields, "no_valid_phone", f"Нет действующего телефона: {message}", column, piece)
-            return _reject(outcome, fields, "no_valid_phone", "Нет ни телефона, ни ИНН.", column, "")
+                return _reject(outcome, record, "no_valid_phone", f"Нет действующего телефона: {message}", column, piece)
+            return _reject(outcome, record, "no_valid_phone", "Нет ни телефона, ни ИНН.", column, "")
         for piece, message in refused:
             outcome.warn("phone_partially_invalid", f"Номер «{piece[:40]}» отброшен: {message}")
         for number, _ext in phones:
