@@ -106,7 +106,7 @@ def _step_button(turn: Turn, button: callbacks.Button) -> Reply:
     """A button of the booking conversation: only the current screen's, only with an offered arg."""
     session = turn.session
     if button.step != session.step:
-        return Reply(answer=render("answer_done" if button.action in LOCKED_ACTIONS else "answer_stale"))
+        return _outdated_confirm(turn, button) if button.action in LOCKED_ACTIONS else Reply(answer=render("answer_stale"))
     if button.action == "back" and session.state in BACK:
         return BACK[session.state](turn)
     entry = BUTTONS.get((session.state, button.action))
@@ -116,3 +116,22 @@ def _step_button(turn: Turn, button: callbacks.Button) -> Reply:
     if needs_option and button.arg not in session.data.get("opts", []):
         return Reply(answer=render("answer_stale"))
     return step(turn, button.arg)
+
+
+def _outdated_confirm(turn: Turn, button: callbacks.Button) -> Reply:
+    """«Подтвердить» / «Перенести» of a summary that is not the current screen.
+
+    «Done» only for the summary whose press really booked (a second tap); any other old
+    summary booked nothing, so the client is told so and sees where they are now.
+    """
+    if button.step == turn.data.get("done_step"):
+        return Reply(answer=render("answer_done"))
+    state = turn.session.state
+    if state in SCREENS:
+        current = SCREENS[state](turn)
+    elif not state:
+        current = [Out(render("menu"), keyboards.menu())]
+    else:
+        current = []
+    notice = Out(render("outdated_confirm", current=bool(current)))
+    return Reply([notice, *current], answer=render("answer_outdated_confirm"), strip_pressed=True)

@@ -496,9 +496,16 @@ def confirm_booking(turn: Turn) -> Reply:
         return slot_taken(turn, exc)
     except DomainError as exc:
         return show(turn, "date", Out(render("refused", error=exc.message)), in_place=False)
-    session_reset(turn)
+    finish(turn)
     markup = keyboards.booking_actions(booking.pk, reschedule=False)
     return Reply([Out(render("booked", **booking_context(booking)), markup)], answer=render("answer_booked"))
+
+
+def finish(turn: Turn) -> None:
+    """The summary's «Подтвердить» did its work: leave the flow, remembering which summary it was."""
+    done_step = turn.session.step
+    session_reset(turn)
+    turn.data["done_step"] = done_step
 
 
 def chosen_vehicle(turn: Turn, client: Client) -> Vehicle | None:
@@ -531,7 +538,7 @@ def confirm_reschedule(turn: Turn) -> Reply:
     except BookingRuleError as exc:
         return show(turn, "date", Out(render("refused", error=exc.message)), in_place=False)
     booking = selectors.booking_of(turn.user.id, booking.pk)
-    session_reset(turn)
+    finish(turn)
     markup = keyboards.booking_actions(booking.pk)
     return Reply([Out(render("rescheduled", **booking_context(booking)), markup)], answer=render("answer_rescheduled"))
 

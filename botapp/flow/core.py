@@ -103,11 +103,16 @@ def session_save(session: BotSession) -> None:
         cursor.execute(_SAVE, [session.telegram_user_id, session.state, session.step, json.dumps(session.data), now])
 
 
+# Kept when a flow ends: the client link, and which summary's «Подтвердить» last did its work
+# (so a second tap on that very button is told «done», and any other old one is not).
+KEPT_KEYS = ("client_id", "done_step")
+
+
 def session_clear(session: BotSession) -> None:
-    """No step, choices forgotten (the client link is kept); buttons drawn before are stale."""
+    """No step, choices forgotten (``KEPT_KEYS`` are kept); buttons drawn before are stale."""
     session.state = ""
     session.step += 1
-    session.data = {key: session.data[key] for key in ("client_id",) if key in session.data}
+    session.data = {key: session.data[key] for key in KEPT_KEYS if key in session.data}
 
 
 def session_reset(turn: "Turn") -> None:

@@ -163,6 +163,44 @@ def test_a_double_tapped_confirm_books_once_answers_both_and_removes_the_keyboar
     assert bot.buttons(USER, bot.server.sent_to(USER)[-1]) == ["Отменить запись"]
 
 
+def test_an_older_summarys_confirm_books_nothing_says_so_and_shows_the_current_summary(bot, shop):
+    new_client(bot)
+    to_summary(bot)
+    old_summary = bot.server.last_message(USER)
+    bot.text(USER, "а можно пораньше?")  # text where a button is expected: the summary is drawn again
+    bot.press(USER, "✅ Подтвердить", message=old_summary)
+    assert not Booking.objects.exists()
+    assert bot.server.calls("answerCallbackQuery")[-1].params["text"] == "Эта кнопка устарела — по ней ничего не сделано."
+    assert "запись не создана" in bot.texts(USER)[-2]
+    assert bot.last_text(USER).startswith("Проверьте запись")
+    old_now = next(m for m in bot.server.sent_to(USER) if m["message_id"] == old_summary["message_id"])
+    assert bot.buttons(USER, old_now) == []  # the old summary lost its buttons
+    bot.press(USER, "✅ Подтвердить")
+    assert Booking.objects.count() == 1
+
+
+def test_an_older_summarys_confirm_after_start_books_nothing_and_shows_the_menu(bot, shop):
+    new_client(bot)
+    to_summary(bot)
+    old_summary = bot.server.last_message(USER)
+    bot.text(USER, "/start")
+    bot.press(USER, "✅ Подтвердить", message=old_summary)
+    assert not Booking.objects.exists()
+    assert bot.server.calls("answerCallbackQuery")[-1].params["text"] == "Эта кнопка устарела — по ней ничего не сделано."
+    assert "🗓 Записаться" in bot.buttons(USER)
+
+
+def test_the_confirm_that_booked_says_done_even_after_start(bot, shop):
+    new_client(bot)
+    to_summary(bot)
+    summary = bot.server.last_message(USER)
+    bot.press(USER, "✅ Подтвердить")
+    bot.text(USER, "/start")
+    bot.press(USER, "✅ Подтвердить", message=summary)
+    assert Booking.objects.count() == 1
+    assert bot.server.calls("answerCallbackQuery")[-1].params["text"] == "Уже сделано — смотрите сообщение выше."
+
+
 def test_confirms_from_two_processes_at_once_book_once(bot, shop):
     """Two bot processes (here: threads with their own connections) handle both taps at the same moment."""
     new_client(bot)
