@@ -15,9 +15,13 @@ from botapp import callbacks, keyboards
 from botapp.flow import booking, mine, start
 from botapp.flow.core import BACK, BUTTONS, SCREENS, TEXTS, Out, Reply, TgUser, Turn, session_load, session_reset, session_save
 from botapp.texts import render
+from clients.services import client_mark_telegram_blocked, client_mark_telegram_reachable
 from workshops.errors import DomainError
 
-__all__ = ["Out", "Reply", "TgUser", "handle_button", "handle_command", "handle_contact", "handle_other", "handle_text"]
+__all__ = [
+    "Out", "Reply", "TgUser", "handle_button", "handle_command", "handle_contact", "handle_membership", "handle_other",
+    "handle_text",
+]
 
 # Steps that must see the session as it is in the database and keep others out until done.
 LOCKED_ACTIONS = frozenset({"ok"})
@@ -25,7 +29,11 @@ LOCKED_ACTIONS = frozenset({"ok"})
 
 def _run(user: TgUser, step, *args, message_id: int | None = None, lock: bool = False) -> Reply:  # noqa: ANN001
     with transaction.atomic() if lock else nullcontext():
-        turn = Turn(user, session_load(user.id, for_update=lock), message_id)
+        session, marked_blocked = session_load(user.id, for_update=lock)
+        if marked_blocked:
+            # They write to the bot, so it is not blocked (any more): confirmations and reminders reach them again.
+            client_mark_telegram_reachable(telegram_user_id=user.id)
+        turn = Turn(user, session, message_id)
         try:
             reply = step(turn, *args)
         except DomainError as exc:
@@ -75,6 +83,14 @@ def handle_contact(user: TgUser, *, phone: str, contact_user_id: int | None) -> 
 def handle_other(user: TgUser) -> Reply:
     """A photo, sticker, voice… — the bot reads text and buttons only."""
     return Reply([Out(render("not_text"))])
+
+
+def handle_membership(user: TgUser, *, blocked: bool) -> None:
+    """The user blocked the bot (Telegram says «kicked») or unblocked it: mark their client so (no reply)."""
+    if blocked:
+        client_mark_telegram_blocked(telegram_user_id=user.id)
+    else:
+        client_mark_telegram_reachable(telegram_user_id=user.id)
 
 
 # --- buttons ----------------------------------------------------------------------------
