@@ -205,9 +205,11 @@ def car_back(turn: Turn) -> Reply:
 
 
 @screen("plate")
-def plate_screen(turn: Turn) -> list[Out]:
+def plate_screen(turn: Turn, *, without_car: bool = False) -> list[Out]:
+    """Asks for the plate or VIN; ``without_car`` also offers to book without a car."""
     step = enter(turn, "plate")
-    return [Out(render("plate"), keyboards.only_back(step))]
+    skip = [keyboards.button("Продолжить без автомобиля", callbacks.step(step, "nocar"))] if without_car else []
+    return [Out(render("plate"), keyboards.only_back(step, *skip))]
 
 
 def read_car_identity(typed: str) -> tuple[str, str]:
@@ -224,8 +226,30 @@ def plate_typed(turn: Turn, text: str) -> Reply:
         plate, vin = read_car_identity(clean_typed(text)[:64])
     except DomainError as exc:
         return show(turn, "plate", Out(render("plate_invalid", error=exc.message)))
+    # The engine refuses a VIN already on another client's card; say so now, not at «Подтвердить».
+    if vin and selectors.vin_of_another_client(vin, turn.data["client_id"]):
+        return vin_taken(turn)
     turn.data.update(plate=plate, vin=vin)
     return show(turn, "model")
+
+
+def vin_taken(turn: Turn, *, answer: str = "", in_place: bool = True) -> Reply:
+    """The VIN is another client's car: ask for another VIN or the plate, or go on without the car.
+
+    Says nothing of whose card it is on; the branch's phone is for a client whose car it really is.
+    """
+    for key in ("car", "plate", "vin", "make", "model", "car_label"):
+        turn.data.pop(key, None)
+    notice = Out(render("vin_taken", phone=turn.data.get("ws_phone", "")))
+    return Reply([notice, *plate_screen(turn, without_car=True)], answer=answer, in_place=in_place)
+
+
+@on_button("plate", "nocar", option=False)
+def plate_skipped(turn: Turn, arg: str) -> Reply:
+    """«Продолжить без автомобиля» (offered after a refused VIN): book without a car."""
+    for key in ("car", "plate", "vin", "make", "model", "car_label"):
+        turn.data.pop(key, None)
+    return show(turn, "date")
 
 
 @on_back("plate")
@@ -495,6 +519,8 @@ def confirm_booking(turn: Turn) -> Reply:
     except SlotTaken as exc:
         return slot_taken(turn, exc)
     except DomainError as exc:
+        if exc.code == "vin_taken":  # added to another client meanwhile: the car step, not the calendar
+            return vin_taken(turn, answer=render("answer_sorry"), in_place=False)
         return show(turn, "date", Out(render("refused", error=exc.message)), in_place=False)
     finish(turn)
     markup = keyboards.booking_actions(booking.pk, reschedule=False)

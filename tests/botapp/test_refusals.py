@@ -14,7 +14,7 @@ from botapp.flow.start import CONSENT_VERSION
 from botapp.models import BotSession
 from clients.models import Client, ClientPhone, Consent, Vehicle
 from tests.conftest import next_weekday
-from tests.factories import ClientFactory
+from tests.factories import ClientFactory, VehicleFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -88,6 +88,69 @@ def test_a_double_tapped_consent_is_recorded_once(bot, shop):
     bot.deliver()
     assert Consent.objects.filter(telegram_user_id=USER).count() == 1
     assert len(bot.server.calls("answerCallbackQuery")) == 2
+
+
+# --- car ------------------------------------------------------------------------------
+OTHERS_VIN = "XTA21700080123456"
+
+
+def to_plate(bot):
+    new_client(bot)
+    bot.press(USER, "Замена масла")
+    bot.press(USER, "🚗 Указать автомобиль")
+
+
+def test_a_vin_on_another_clients_card_is_refused_at_once_without_naming_the_owner(bot, shop):
+    VehicleFactory(vin=OTHERS_VIN, plate="", client=ClientFactory(name="Сидоров Аркадий", phone="+79160000009"))
+    to_plate(bot)
+    bot.text(USER, OTHERS_VIN)
+    refusal = bot.texts(USER)[-2]
+    assert "VIN уже есть в нашей базе" in refusal and "+7 495 123-45-67" in refusal
+    assert "Сидоров" not in refusal and "клиент" not in refusal
+    assert BotSession.objects.get(pk=USER).state == "plate"
+    bot.text(USER, "В777ОР99")  # the plate instead
+    bot.press(USER, "Пропустить")
+    bot.press_first(USER, "day")
+    bot.press_first(USER, "tm")
+    bot.press(USER, "Без комментария")
+    bot.press(USER, "✅ Подтвердить")
+    mine = Booking.objects.get()
+    assert (mine.vehicle.plate, mine.vehicle.vin) == ("В777ОР99", "")
+    assert Vehicle.objects.get(vin=OTHERS_VIN).client.name == "Сидоров Аркадий"
+
+
+def test_after_a_refused_vin_the_client_may_book_without_a_car(bot, shop):
+    VehicleFactory(vin=OTHERS_VIN, plate="")
+    to_plate(bot)
+    bot.text(USER, OTHERS_VIN)
+    bot.press(USER, "Продолжить без автомобиля")
+    bot.press_first(USER, "day")
+    bot.press_first(USER, "tm")
+    bot.press(USER, "Без комментария")
+    assert "Автомобиль:" not in bot.last_text(USER)
+    bot.press(USER, "✅ Подтвердить")
+    assert Booking.objects.get().vehicle is None
+    assert Vehicle.objects.count() == 1
+
+
+def test_a_vin_taken_while_the_client_was_choosing_leads_back_to_the_car_not_the_calendar(bot, shop):
+    to_plate(bot)
+    bot.text(USER, OTHERS_VIN)
+    bot.press(USER, "Пропустить")
+    bot.press_first(USER, "day")
+    bot.press_first(USER, "tm")
+    bot.press(USER, "Без комментария")
+    VehicleFactory(vin=OTHERS_VIN, plate="")  # staff entered the car for another client meanwhile
+    bot.press(USER, "✅ Подтвердить")
+    assert not Booking.objects.exists() and Vehicle.objects.count() == 1
+    assert "VIN уже есть в нашей базе" in bot.texts(USER)[-2]
+    assert BotSession.objects.get(pk=USER).state == "plate"
+    bot.text(USER, "В777ОР99")
+    bot.press(USER, "Пропустить")
+    bot.press_first(USER, "day")
+    bot.press_first(USER, "tm")  # the comment is remembered: straight to the summary
+    bot.press(USER, "✅ Подтвердить")
+    assert Booking.objects.get().vehicle.plate == "В777ОР99"
 
 
 # --- callback data --------------------------------------------------------------------
