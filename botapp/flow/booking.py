@@ -332,7 +332,7 @@ def calendar(turn: Turn, days: list[str], page: int | None = None) -> Out:
     if page is None:
         first_free = datetime.strptime(days[0], "%Y%m%d").date() if days else first
         page = min((first_free - monday).days // 7 // CALENDAR_WEEKS, pages - 1)
-    step = enter(turn, "date", days + [f"p{index}" for index in range(pages)])
+    step = enter(turn, "date", days + [f"p{index}" for index in range(pages)])  # see is_page
     page_start = monday + timedelta(weeks=page * CALENDAR_WEEKS)
     page_end = min(page_start + timedelta(weeks=CALENDAR_WEEKS, days=-1), last + timedelta(days=6 - last.weekday()))
     rows = [
@@ -371,16 +371,25 @@ def month_title(start: date, end: date) -> str:
     return f"{MONTHS_NOMINATIVE[start.month - 1]} — {MONTHS_NOMINATIVE[end.month - 1]} {end.year}"
 
 
+def is_page(option: str) -> bool:
+    """Whether a calendar's offered arg is a page (``p<N>``) rather than a day (``YYYYMMDD``)."""
+    return option.startswith("p")
+
+
 @on_button("date", "pg")
 def calendar_paged(turn: Turn, arg: str) -> Reply:
     """Another page of the same calendar (drawn from what the screen offered: no queries)."""
-    days = [option for option in turn.data["opts"] if not option.startswith("p")]
+    if not is_page(arg):  # the offered args hold days and pages: a day is no page (edited data)
+        return Reply(answer=render("answer_stale"))
+    days = [option for option in turn.data["opts"] if not is_page(option)]
     return Reply([calendar(turn, days, page=int(arg[1:]))])
 
 
 @on_button("date", "day")
 def day_chosen(turn: Turn, arg: str) -> Reply:
     """A day: then its free start times."""
+    if is_page(arg):  # a page marker is no day (edited data)
+        return Reply(answer=render("answer_stale"))
     turn.data["day"] = arg
     return show(turn, "time")
 

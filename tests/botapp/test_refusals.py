@@ -199,6 +199,20 @@ def test_a_stale_calendar_gets_a_polite_answer(bot, shop):
     assert BotSession.objects.get(pk=USER).step == state.step
 
 
+@pytest.mark.parametrize("kind", ["a page as a day", "a day as a page"])
+def test_calendar_data_of_the_wrong_kind_gets_a_polite_answer(bot, shop, caplog, kind):
+    to_plate(bot)
+    bot.text(USER, "В777ОР99")
+    bot.press(USER, "Пропустить")
+    session = BotSession.objects.get(pk=USER)
+    a_day = next(option for option in session.data["opts"] if not option.startswith("p"))
+    bot.press_data(USER, f"s:{session.step}:day:p0" if kind == "a page as a day" else f"s:{session.step}:pg:{a_day}")
+    assert bot.server.calls("answerCallbackQuery")[-1].params["text"].startswith("Эта кнопка уже не действует")
+    assert not any("Что-то пошло не так" in text for text in bot.texts(USER))
+    assert not [record for record in caplog.records if record.levelname == "ERROR"]
+    assert BotSession.objects.get(pk=USER).step == session.step
+
+
 def test_the_buttons_of_a_cancelled_booking_answer_politely(bot, shop, oil_change):
     new_client(bot)
     to_summary(bot)
