@@ -416,7 +416,9 @@ def time_screen(turn: Turn) -> list[Out]:
     )
     slots = [slot for slot in slots if slot.starts_at.astimezone(workshop.tz).date() == day]
     if not slots:
-        return [Out(render("day_full", day=day_label(day))), *date_screen(turn)]
+        # A calendar left open overnight offers yesterday: that day is past, not full.
+        past = day < timezone.now().astimezone(workshop.tz).date()
+        return [Out(render("day_past" if past else "day_full", day=day_label(day))), *date_screen(turn)]
     stamps = [stamp(slot.starts_at, workshop.tz) for slot in slots]
     step = enter(turn, "time", stamps)
     options = [(f"{slot.starts_at.astimezone(workshop.tz):%H:%M}", key) for slot, key in zip(slots, stamps)]
@@ -426,7 +428,12 @@ def time_screen(turn: Turn) -> list[Out]:
 
 @on_button("time", "tm")
 def time_chosen(turn: Turn, arg: str) -> Reply:
-    """A start time: then the comment, unless already answered (a reschedule goes straight to the summary)."""
+    """A start time: then the comment, unless already answered (a reschedule goes straight to the summary).
+
+    A time already past (a list left open overnight) is refused at once, with the day's current times.
+    """
+    if local_at(turn, arg) <= timezone.now():
+        return show(turn, "time", Out(render("time_past", when=moment_label(local_at(turn, arg)))))
     turn.data["at"] = arg
     turn.data["day"] = arg[:8]
     return show(turn, "summary" if is_reschedule(turn) or "comment" in turn.data else "comment")

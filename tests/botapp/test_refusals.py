@@ -5,6 +5,7 @@ import zoneinfo
 from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from bookings.models import Booking, BookingChannel, BookingStatus
 from bookings.services import booking_create
@@ -98,6 +99,12 @@ def to_plate(bot):
     new_client(bot)
     bot.press(USER, "Замена масла")
     bot.press(USER, "🚗 Указать автомобиль")
+
+
+def to_calendar(bot):
+    to_plate(bot)
+    bot.text(USER, "В777ОР99")
+    bot.press(USER, "Пропустить")
 
 
 def test_a_vin_on_another_clients_card_is_refused_at_once_without_naming_the_owner(bot, shop):
@@ -201,9 +208,7 @@ def test_a_stale_calendar_gets_a_polite_answer(bot, shop):
 
 @pytest.mark.parametrize("kind", ["a page as a day", "a day as a page"])
 def test_calendar_data_of_the_wrong_kind_gets_a_polite_answer(bot, shop, caplog, kind):
-    to_plate(bot)
-    bot.text(USER, "В777ОР99")
-    bot.press(USER, "Пропустить")
+    to_calendar(bot)
     session = BotSession.objects.get(pk=USER)
     a_day = next(option for option in session.data["opts"] if not option.startswith("p"))
     bot.press_data(USER, f"s:{session.step}:day:p0" if kind == "a page as a day" else f"s:{session.step}:pg:{a_day}")
@@ -211,6 +216,38 @@ def test_calendar_data_of_the_wrong_kind_gets_a_polite_answer(bot, shop, caplog,
     assert not any("Что-то пошло не так" in text for text in bot.texts(USER))
     assert not [record for record in caplog.records if record.levelname == "ERROR"]
     assert BotSession.objects.get(pk=USER).step == session.step
+
+
+def offer(value: str) -> BotSession:
+    """Put ``value`` among the current screen's options: what the session holds for a screen drawn yesterday."""
+    session = BotSession.objects.get(pk=USER)
+    session.data["opts"].append(value)
+    BotSession.objects.filter(pk=USER).update(data=session.data)
+    return session
+
+
+def test_a_day_button_from_yesterdays_calendar_says_the_day_has_passed(bot, shop):
+    to_calendar(bot)
+    yesterday = (timezone.now().astimezone(MSK) - timedelta(days=1)).strftime("%Y%m%d")
+    session = offer(yesterday)
+    bot.press_data(USER, f"s:{session.step}:day:{yesterday}")
+    assert "уже прошёл. Выберите другой день." in bot.texts(USER)[-2]
+    assert "разобрали" not in bot.texts(USER)[-2]
+    assert BotSession.objects.get(pk=USER).state == "date"
+
+
+def test_a_time_button_from_yesterdays_list_is_refused_at_once_with_the_current_times(bot, shop):
+    to_calendar(bot)
+    bot.press_first(USER, "day")
+    stamp = (timezone.now().astimezone(MSK) - timedelta(days=1)).replace(hour=10, minute=0).strftime("%Y%m%d%H%M")
+    session = offer(stamp)
+    bot.press_data(USER, f"s:{session.step}:tm:{stamp}")
+    assert "в 10:00 уже прошло. Выберите другое." in bot.texts(USER)[-2]
+    after = BotSession.objects.get(pk=USER)
+    assert after.state == "time" and stamp not in after.data["opts"] and after.data.get("at") is None
+    assert "Свободное время начала" in bot.last_text(USER)
+    bot.press_first(USER, "tm")
+    assert "комментари" in bot.last_text(USER).lower()
 
 
 def test_the_buttons_of_a_cancelled_booking_answer_politely(bot, shop, oil_change):
