@@ -81,6 +81,19 @@ def test_it_asks_again_for_a_new_version_of_the_consent_and_keeps_the_old_record
     assert (old_again.text, old_again.text_version, old_again.withdrawn_at) == ("старый текст", "0", None)
 
 
+def test_an_older_consent_button_pressed_after_accepting_the_current_text_changes_nothing(bot, shop):
+    new_client(bot)  # the current consent given, the client linked, the service screen shown
+    before = BotSession.objects.get(pk=USER)
+    consent = next(m for m in bot.server.sent_to(USER) if m["text"].startswith("СОГЛАСИЕ"))
+    bot.press_data(USER, "consent:1", message=consent)  # as if it were an unpressed consent of version 1
+    assert bot.server.calls("answerCallbackQuery")[-1].params["text"] == "Согласие уже получено, спасибо."
+    after = BotSession.objects.get(pk=USER)
+    assert (after.state, after.step, after.data) == (before.state, before.step, before.data)
+    assert Consent.objects.filter(telegram_user_id=USER).count() == 1
+    bot.press(USER, "Замена масла")  # the booking goes on
+    assert BotSession.objects.get(pk=USER).state == "car"
+
+
 def test_a_double_tapped_consent_is_recorded_once(bot, shop):
     bot.text(USER, "/start")
     consent = bot.server.last_message(USER)
