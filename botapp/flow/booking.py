@@ -233,13 +233,18 @@ def plate_typed(turn: Turn, text: str) -> Reply:
     return show(turn, "model")
 
 
+def forget_car(turn: Turn) -> None:
+    """Drop the car chosen or typed so far."""
+    for key in ("car", "plate", "vin", "make", "model", "car_label"):
+        turn.data.pop(key, None)
+
+
 def vin_taken(turn: Turn, *, answer: str = "", in_place: bool = True) -> Reply:
     """The VIN is another client's car: ask for another VIN or the plate, or go on without the car.
 
     Says nothing of whose card it is on; the branch's phone is for a client whose car it really is.
     """
-    for key in ("car", "plate", "vin", "make", "model", "car_label"):
-        turn.data.pop(key, None)
+    forget_car(turn)
     notice = Out(render("vin_taken", phone=turn.data.get("ws_phone", "")))
     return Reply([notice, *plate_screen(turn, without_car=True)], answer=answer, in_place=in_place)
 
@@ -247,8 +252,7 @@ def vin_taken(turn: Turn, *, answer: str = "", in_place: bool = True) -> Reply:
 @on_button("plate", "nocar", option=False)
 def plate_skipped(turn: Turn, arg: str) -> Reply:
     """«Продолжить без автомобиля» (offered after a refused VIN): book without a car."""
-    for key in ("car", "plate", "vin", "make", "model", "car_label"):
-        turn.data.pop(key, None)
+    forget_car(turn)
     return show(turn, "date")
 
 
@@ -432,8 +436,8 @@ def time_chosen(turn: Turn, arg: str) -> Reply:
 
     A time already past (a list left open overnight) is refused at once, with the day's current times.
     """
-    if local_at(turn, arg) <= timezone.now():
-        return show(turn, "time", Out(render("time_past", when=moment_label(local_at(turn, arg)))))
+    if (at := local_at(turn, arg)) <= timezone.now():
+        return show(turn, "time", Out(render("time_past", when=moment_label(at))))
     turn.data["at"] = arg
     turn.data["day"] = arg[:8]
     return show(turn, "summary" if is_reschedule(turn) or "comment" in turn.data else "comment")
