@@ -17,7 +17,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import connection
 from telegram import CallbackQuery, Message, Update
-from telegram.constants import ChatType
+from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import Application, ApplicationHandlerStop, ContextTypes
 
@@ -182,6 +182,15 @@ async def button(update: Update, context: Context) -> None:
     query: CallbackQuery = update.callback_query
     message_id = query.message.message_id if query.message else None
     await show(update, context, await db(flow.handle_button)(sender(update), query.data or "", message_id))
+
+
+async def membership(update: Update, context: Context) -> None:
+    """The user blocked or unblocked the bot in their private chat: nothing to answer, only the client's mark."""
+    change = update.my_chat_member
+    if change.chat.type != ChatType.PRIVATE:
+        return
+    blocked = change.new_chat_member.status == ChatMemberStatus.BANNED  # «kicked»: the user blocked the bot
+    await db(flow.handle_membership)(sender(update), blocked=blocked)
 
 
 # --- errors ---------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 import hashlib
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from clients.models import Client, ClientPhone, Consent, ConsentPurpose, Vehicle
@@ -107,18 +107,29 @@ def client_link_telegram(*, client: Client, telegram_user_id: int, username: str
     return client
 
 
-def client_mark_telegram_blocked(*, client: Client) -> None:
+def _clients_of(client: Client | None, telegram_user_id: int | None) -> QuerySet[Client]:
+    if client is not None:
+        return Client.objects.filter(pk=client.pk)
+    if telegram_user_id is None:
+        raise DomainError("Не указано, какой клиент.", code="client_missing")
+    return Client.objects.filter(telegram_user_id=telegram_user_id)
+
+
+def client_mark_telegram_blocked(*, client: Client | None = None, telegram_user_id: int | None = None) -> int:
     """Telegram said the client blocked the bot (or the chat is gone): stop writing to them.
 
-    Idempotent; keeps the first moment it was noticed. The bot clears the mark when the
-    person writes to it again (``client_mark_telegram_reachable``).
+    By the client, or by the Telegram account (the bot hears «blocked» as a member update).
+    Idempotent; keeps the first moment it was noticed; returns how many clients were marked.
+    The bot clears the mark when the person writes to it again (``client_mark_telegram_reachable``).
     """
-    Client.objects.filter(pk=client.pk, telegram_blocked_at__isnull=True).update(telegram_blocked_at=timezone.now())
+    clients = _clients_of(client, telegram_user_id)
+    return clients.filter(telegram_blocked_at__isnull=True).update(telegram_blocked_at=timezone.now())
 
 
-def client_mark_telegram_reachable(*, client: Client) -> None:
-    """The client wrote to the bot again, so messages reach them."""
-    Client.objects.filter(pk=client.pk, telegram_blocked_at__isnull=False).update(telegram_blocked_at=None)
+def client_mark_telegram_reachable(*, client: Client | None = None, telegram_user_id: int | None = None) -> int:
+    """The client wrote to the bot again (or unblocked it), so messages reach them; how many were unmarked."""
+    clients = _clients_of(client, telegram_user_id)
+    return clients.filter(telegram_blocked_at__isnull=False).update(telegram_blocked_at=None)
 
 
 def marketing_consent_withdraw(*, telegram_user_id: int | None = None, client: Client | None = None) -> int:

@@ -10,8 +10,9 @@ from __future__ import annotations
 from django.contrib.auth.models import AbstractBaseUser
 
 from django.template.loader import render_to_string
+from django.utils import timezone
 
-from bookings.models import Booking, BookingStatus
+from bookings.models import ACTIVE_STATUSES, Booking, BookingStatus
 from bookings.services import booking_rate, booking_transition
 from clients.models import Client, Consent
 from clients.services import client_mark_telegram_reachable, marketing_consent_give
@@ -68,12 +69,24 @@ def _clients_booking(telegram_user_id: int, booking_id: int) -> tuple[Client, Bo
 
 
 def client_confirms_visit(*, telegram_user_id: int, booking_id: int) -> Booking:
-    """The client pressed «Приеду» on a reminder: a new booking becomes confirmed; a confirmed one stays."""
+    """The client pressed «Приеду» on a reminder: a new booking becomes confirmed; a confirmed one stays.
+
+    Refused for a booking no longer active, and once the visit time has come (an old
+    reminder pressed late), as the reminder's «Отменить» is.
+    """
     _, booking = _clients_booking(telegram_user_id, booking_id)
+    if booking.status not in ACTIVE_STATUSES:
+        raise DomainError(
+            f"С этой записью уже ничего не сделать: её статус — «{booking.get_status_display()}».",
+            code="booking_not_active",
+        )
+    if booking.starts_at <= timezone.now():
+        raise DomainError(
+            "Время визита уже наступило — подтвердить его кнопкой нельзя. Если что-то изменилось, позвоните нам.",
+            code="booking_started",
+        )
     if booking.status == BookingStatus.CONFIRMED:
         return booking
-    if booking.status != BookingStatus.NEW:
-        raise DomainError(f"Запись уже {booking.get_status_display()}.", code="booking_not_active")
     return booking_transition(booking=booking, to_status=BookingStatus.CONFIRMED, actor=CLIENT_ACTOR)
 
 

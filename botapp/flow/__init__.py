@@ -15,9 +15,13 @@ from botapp import callbacks, keyboards
 from botapp.flow import booking, mine, start
 from botapp.flow.core import BACK, BUTTONS, SCREENS, TEXTS, Out, Reply, TgUser, Turn, session_load, session_reset, session_save
 from botapp.texts import render
+from clients.services import client_mark_telegram_blocked, client_mark_telegram_reachable
 from workshops.errors import DomainError
 
-__all__ = ["Out", "Reply", "TgUser", "handle_button", "handle_command", "handle_contact", "handle_other", "handle_text"]
+__all__ = [
+    "Out", "Reply", "TgUser", "handle_button", "handle_command", "handle_contact", "handle_membership", "handle_other",
+    "handle_text",
+]
 
 # Steps that must see the session as it is in the database and keep others out until done.
 LOCKED_ACTIONS = frozenset({"ok"})
@@ -25,7 +29,11 @@ LOCKED_ACTIONS = frozenset({"ok"})
 
 def _run(user: TgUser, step, *args, message_id: int | None = None, lock: bool = False) -> Reply:  # noqa: ANN001
     with transaction.atomic() if lock else nullcontext():
-        turn = Turn(user, session_load(user.id, for_update=lock), message_id)
+        session, marked_blocked = session_load(user.id, for_update=lock)
+        if marked_blocked:
+            # They write to the bot, so it is not blocked (any more): confirmations and reminders reach them again.
+            client_mark_telegram_reachable(telegram_user_id=user.id)
+        turn = Turn(user, session, message_id)
         try:
             reply = step(turn, *args)
         except DomainError as exc:
@@ -77,6 +85,14 @@ def handle_other(user: TgUser) -> Reply:
     return Reply([Out(render("not_text"))])
 
 
+def handle_membership(user: TgUser, *, blocked: bool) -> None:
+    """The user blocked the bot (Telegram says «kicked») or unblocked it: mark their client so (no reply)."""
+    if blocked:
+        client_mark_telegram_blocked(telegram_user_id=user.id)
+    else:
+        client_mark_telegram_reachable(telegram_user_id=user.id)
+
+
 # --- buttons ----------------------------------------------------------------------------
 def handle_button(user: TgUser, data: str, message_id: int | None) -> Reply:
     """A pressed inline button: parsed, checked against the session, then its step."""
@@ -106,7 +122,7 @@ def _step_button(turn: Turn, button: callbacks.Button) -> Reply:
     """A button of the booking conversation: only the current screen's, only with an offered arg."""
     session = turn.session
     if button.step != session.step:
-        return Reply(answer=render("answer_done" if button.action in LOCKED_ACTIONS else "answer_stale"))
+        return _outdated_confirm(turn, button) if button.action in LOCKED_ACTIONS else Reply(answer=render("answer_stale"))
     if button.action == "back" and session.state in BACK:
         return BACK[session.state](turn)
     entry = BUTTONS.get((session.state, button.action))
@@ -116,3 +132,22 @@ def _step_button(turn: Turn, button: callbacks.Button) -> Reply:
     if needs_option and button.arg not in session.data.get("opts", []):
         return Reply(answer=render("answer_stale"))
     return step(turn, button.arg)
+
+
+def _outdated_confirm(turn: Turn, button: callbacks.Button) -> Reply:
+    """«Подтвердить» / «Перенести» of a summary that is not the current screen.
+
+    «Done» only for the summary whose press really booked (a second tap); any other old
+    summary booked nothing, so the client is told so and sees where they are now.
+    """
+    if button.step == turn.data.get("done_step"):
+        return Reply(answer=render("answer_done"))
+    state = turn.session.state
+    if state in SCREENS:
+        current = SCREENS[state](turn)
+    elif not state:
+        current = [Out(render("menu"), keyboards.menu())]
+    else:
+        current = []
+    notice = Out(render("outdated_confirm", current=bool(current)))
+    return Reply([notice, *current], answer=render("answer_outdated_confirm"), strip_pressed=True)

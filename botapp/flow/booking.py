@@ -205,9 +205,11 @@ def car_back(turn: Turn) -> Reply:
 
 
 @screen("plate")
-def plate_screen(turn: Turn) -> list[Out]:
+def plate_screen(turn: Turn, *, without_car: bool = False) -> list[Out]:
+    """Asks for the plate or VIN; ``without_car`` also offers to book without a car."""
     step = enter(turn, "plate")
-    return [Out(render("plate"), keyboards.only_back(step))]
+    skip = [keyboards.button("Продолжить без автомобиля", callbacks.step(step, "nocar"))] if without_car else []
+    return [Out(render("plate"), keyboards.only_back(step, *skip))]
 
 
 def read_car_identity(typed: str) -> tuple[str, str]:
@@ -224,8 +226,34 @@ def plate_typed(turn: Turn, text: str) -> Reply:
         plate, vin = read_car_identity(clean_typed(text)[:64])
     except DomainError as exc:
         return show(turn, "plate", Out(render("plate_invalid", error=exc.message)))
+    # The engine refuses a VIN already on another client's card; say so now, not at «Подтвердить».
+    if vin and selectors.vin_of_another_client(vin, turn.data["client_id"]):
+        return vin_taken(turn)
     turn.data.update(plate=plate, vin=vin)
     return show(turn, "model")
+
+
+def forget_car(turn: Turn) -> None:
+    """Drop the car chosen or typed so far."""
+    for key in ("car", "plate", "vin", "make", "model", "car_label"):
+        turn.data.pop(key, None)
+
+
+def vin_taken(turn: Turn, *, answer: str = "", in_place: bool = True) -> Reply:
+    """The VIN is another client's car: ask for another VIN or the plate, or go on without the car.
+
+    Says nothing of whose card it is on; the branch's phone is for a client whose car it really is.
+    """
+    forget_car(turn)
+    notice = Out(render("vin_taken", phone=turn.data.get("ws_phone", "")))
+    return Reply([notice, *plate_screen(turn, without_car=True)], answer=answer, in_place=in_place)
+
+
+@on_button("plate", "nocar", option=False)
+def plate_skipped(turn: Turn, arg: str) -> Reply:
+    """«Продолжить без автомобиля» (offered after a refused VIN): book without a car."""
+    forget_car(turn)
+    return show(turn, "date")
 
 
 @on_back("plate")
@@ -308,7 +336,7 @@ def calendar(turn: Turn, days: list[str], page: int | None = None) -> Out:
     if page is None:
         first_free = datetime.strptime(days[0], "%Y%m%d").date() if days else first
         page = min((first_free - monday).days // 7 // CALENDAR_WEEKS, pages - 1)
-    step = enter(turn, "date", days + [f"p{index}" for index in range(pages)])
+    step = enter(turn, "date", days + [f"p{index}" for index in range(pages)])  # see is_page
     page_start = monday + timedelta(weeks=page * CALENDAR_WEEKS)
     page_end = min(page_start + timedelta(weeks=CALENDAR_WEEKS, days=-1), last + timedelta(days=6 - last.weekday()))
     rows = [
@@ -347,16 +375,25 @@ def month_title(start: date, end: date) -> str:
     return f"{MONTHS_NOMINATIVE[start.month - 1]} — {MONTHS_NOMINATIVE[end.month - 1]} {end.year}"
 
 
+def is_page(option: str) -> bool:
+    """Whether a calendar's offered arg is a page (``p<N>``) rather than a day (``YYYYMMDD``)."""
+    return option.startswith("p")
+
+
 @on_button("date", "pg")
 def calendar_paged(turn: Turn, arg: str) -> Reply:
     """Another page of the same calendar (drawn from what the screen offered: no queries)."""
-    days = [option for option in turn.data["opts"] if not option.startswith("p")]
+    if not is_page(arg):  # the offered args hold days and pages: a day is no page (edited data)
+        return Reply(answer=render("answer_stale"))
+    days = [option for option in turn.data["opts"] if not is_page(option)]
     return Reply([calendar(turn, days, page=int(arg[1:]))])
 
 
 @on_button("date", "day")
 def day_chosen(turn: Turn, arg: str) -> Reply:
     """A day: then its free start times."""
+    if is_page(arg):  # a page marker is no day (edited data)
+        return Reply(answer=render("answer_stale"))
     turn.data["day"] = arg
     return show(turn, "time")
 
@@ -383,7 +420,9 @@ def time_screen(turn: Turn) -> list[Out]:
     )
     slots = [slot for slot in slots if slot.starts_at.astimezone(workshop.tz).date() == day]
     if not slots:
-        return [Out(render("day_full", day=day_label(day))), *date_screen(turn)]
+        # A calendar left open overnight offers yesterday: that day is past, not full.
+        past = day < timezone.now().astimezone(workshop.tz).date()
+        return [Out(render("day_past" if past else "day_full", day=day_label(day))), *date_screen(turn)]
     stamps = [stamp(slot.starts_at, workshop.tz) for slot in slots]
     step = enter(turn, "time", stamps)
     options = [(f"{slot.starts_at.astimezone(workshop.tz):%H:%M}", key) for slot, key in zip(slots, stamps)]
@@ -393,7 +432,12 @@ def time_screen(turn: Turn) -> list[Out]:
 
 @on_button("time", "tm")
 def time_chosen(turn: Turn, arg: str) -> Reply:
-    """A start time: then the comment, unless already answered (a reschedule goes straight to the summary)."""
+    """A start time: then the comment, unless already answered (a reschedule goes straight to the summary).
+
+    A time already past (a list left open overnight) is refused at once, with the day's current times.
+    """
+    if (at := local_at(turn, arg)) <= timezone.now():
+        return show(turn, "time", Out(render("time_past", when=moment_label(at))))
     turn.data["at"] = arg
     turn.data["day"] = arg[:8]
     return show(turn, "summary" if is_reschedule(turn) or "comment" in turn.data else "comment")
@@ -495,10 +539,19 @@ def confirm_booking(turn: Turn) -> Reply:
     except SlotTaken as exc:
         return slot_taken(turn, exc)
     except DomainError as exc:
+        if exc.code == "vin_taken":  # added to another client meanwhile: the car step, not the calendar
+            return vin_taken(turn, answer=render("answer_sorry"), in_place=False)
         return show(turn, "date", Out(render("refused", error=exc.message)), in_place=False)
-    session_reset(turn)
+    finish(turn)
     markup = keyboards.booking_actions(booking.pk, reschedule=False)
     return Reply([Out(render("booked", **booking_context(booking)), markup)], answer=render("answer_booked"))
+
+
+def finish(turn: Turn) -> None:
+    """The summary's «Подтвердить» did its work: leave the flow, remembering which summary it was."""
+    done_step = turn.session.step
+    session_reset(turn)
+    turn.data["done_step"] = done_step
 
 
 def chosen_vehicle(turn: Turn, client: Client) -> Vehicle | None:
@@ -519,6 +572,10 @@ def confirm_reschedule(turn: Turn) -> Reply:
     if booking is None or not booking.is_active:
         session_reset(turn)
         return Reply([Out(render("resched_gone"), keyboards.menu())], answer=render("answer_gone"))
+    if has_started(booking):  # the visit began while the client chose: the same rule as «Перенести»
+        session_reset(turn)
+        message = Out(render("resched_started", **booking_context(booking)), keyboards.menu())
+        return Reply([message], answer=render("answer_booking_started"))
     try:
         booking = booking_reschedule(
             booking=booking, starts_at=local_at(turn), channel=TELEGRAM, actor=ACTOR, reason="Перенос клиентом в Telegram",
@@ -531,9 +588,14 @@ def confirm_reschedule(turn: Turn) -> Reply:
     except BookingRuleError as exc:
         return show(turn, "date", Out(render("refused", error=exc.message)), in_place=False)
     booking = selectors.booking_of(turn.user.id, booking.pk)
-    session_reset(turn)
+    finish(turn)
     markup = keyboards.booking_actions(booking.pk)
     return Reply([Out(render("rescheduled", **booking_context(booking)), markup)], answer=render("answer_rescheduled"))
+
+
+def has_started(booking: Booking) -> bool:
+    """Whether the visit's time has come: from then on the client changes it only by phone."""
+    return booking.starts_at <= timezone.now()
 
 
 def booking_context(booking: Booking) -> dict[str, object]:

@@ -16,6 +16,7 @@ from django.utils import timezone
 from telegram import InlineKeyboardMarkup, ReplyKeyboardMarkup, ReplyKeyboardRemove
 
 from botapp.models import BotSession
+from clients.models import Client
 
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None
 
@@ -76,7 +77,13 @@ class Turn:
 # Read and written on every update, so in plain SQL: the ORM would double the cost of
 # the two statements every update pays. Portable: PostgreSQL, and SQLite for the demo.
 _TABLE = BotSession._meta.db_table
-_LOAD = f"SELECT state, step, data FROM {_TABLE} WHERE telegram_user_id = %s"
+# The same statement tells whether this person's client is marked «blocked the bot», so a
+# person who is back is unmarked without a statement on every update (a write only when set).
+_LOAD = (
+    f"SELECT state, step, data, EXISTS (SELECT 1 FROM {Client._meta.db_table} "
+    "WHERE telegram_user_id = %s AND telegram_blocked_at IS NOT NULL) "
+    f"FROM {_TABLE} WHERE telegram_user_id = %s"
+)
 _SAVE = (
     f"INSERT INTO {_TABLE} (telegram_user_id, state, step, data, updated_at) VALUES (%s, %s, %s, %s, %s) "
     "ON CONFLICT (telegram_user_id) DO UPDATE "
@@ -84,16 +91,18 @@ _SAVE = (
 )
 
 
-def session_load(user_id: int, *, for_update: bool = False) -> BotSession:
-    """The user's session (a fresh, unsaved one for a first-time user). One query."""
+def session_load(user_id: int, *, for_update: bool = False) -> tuple[BotSession, bool]:
+    """The user's session (a fresh, unsaved one for a first-time user), and whether their client may be
+    marked «blocked the bot» (always ``True`` for a first-time user: not looked up). One query."""
     with connection.cursor() as cursor:
         lock = " FOR UPDATE" if for_update and connection.features.has_select_for_update else ""
-        cursor.execute(_LOAD + lock, [user_id])
+        cursor.execute(_LOAD + lock, [user_id, user_id])
         row = cursor.fetchone()
     if row is None:
-        return BotSession(telegram_user_id=user_id, data={})
-    state, step, data = row
-    return BotSession(telegram_user_id=user_id, state=state, step=step, data=json.loads(data) if isinstance(data, str) else data)
+        return BotSession(telegram_user_id=user_id, data={}), True
+    state, step, data, marked_blocked = row
+    data = json.loads(data) if isinstance(data, str) else data
+    return BotSession(telegram_user_id=user_id, state=state, step=step, data=data), bool(marked_blocked)
 
 
 def session_save(session: BotSession) -> None:
@@ -103,11 +112,16 @@ def session_save(session: BotSession) -> None:
         cursor.execute(_SAVE, [session.telegram_user_id, session.state, session.step, json.dumps(session.data), now])
 
 
+# Kept when a flow ends: the client link, and which summary's «Подтвердить» last did its work
+# (so a second tap on that very button is told «done», and any other old one is not).
+KEPT_KEYS = ("client_id", "done_step")
+
+
 def session_clear(session: BotSession) -> None:
-    """No step, choices forgotten (the client link is kept); buttons drawn before are stale."""
+    """No step, choices forgotten (``KEPT_KEYS`` are kept); buttons drawn before are stale."""
     session.state = ""
     session.step += 1
-    session.data = {key: session.data[key] for key in ("client_id",) if key in session.data}
+    session.data = {key: session.data[key] for key in KEPT_KEYS if key in session.data}
 
 
 def session_reset(turn: "Turn") -> None:

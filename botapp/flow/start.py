@@ -80,13 +80,17 @@ def start(turn: Turn) -> Reply:
 
 
 def consent_pressed(turn: Turn, version: str) -> Reply:
-    """«Согласен»: record the consent with the text shown, then ask for the contact."""
-    if version != CONSENT_VERSION:
-        return Reply(consent_screen(turn, updated=True), answer=render("answer_consent_outdated"), strip_pressed=True)
+    """«Согласен»: record the consent with the text shown, then ask for the contact.
+
+    A press under an older text asks for the current one, unless that is already given:
+    then the old button is only spent, and whatever the person is doing goes on.
+    """
     # The consent screen is only shown to someone without a standing consent; a press
     # anywhere else (a second tap, an old message) checks the records first.
     if turn.session.state != "consent" and has_consent(turn):
         return Reply(answer=render("answer_consent_already"), strip_pressed=True)
+    if version != CONSENT_VERSION:
+        return Reply(consent_screen(turn, updated=True), answer=render("answer_consent_outdated"), strip_pressed=True)
     text = consent_text()
     if text is None:
         return Reply([Out(render("not_configured"))], answer=render("answer_sorry"), strip_pressed=True)

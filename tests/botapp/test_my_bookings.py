@@ -1,10 +1,12 @@
 """/my and the booking buttons: cancel and reschedule, from the list or from any message (a reminder)."""
 
 import zoneinfo
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
-from bookings.models import BookingChannel, BookingEvent, BookingStatus
+from bookings.models import Booking, BookingChannel, BookingEvent, BookingStatus
 from bookings.services import booking_create
 from botapp import keyboards
 from tests.conftest import next_weekday
@@ -96,4 +98,23 @@ def test_back_from_the_reschedule_calendar_leaves_the_booking_as_it_was(bot, boo
 def test_my_without_bookings_offers_to_book(bot, olga):
     bot.text(OLGA, "/my")
     assert "Предстоящих записей нет" in bot.last_text(OLGA)
+    assert "🗓 Записаться" in bot.buttons(OLGA)
+
+
+def test_a_reschedule_confirmed_after_the_visit_began_moves_nothing(bot, booking):
+    bot.text(OLGA, "/my")
+    bot.press(OLGA, "Перенести")
+    bot.press_first(OLGA, "day")
+    bot.press_first(OLGA, "tm")
+    # Meanwhile the visit time comes: the car is on the lift, staff confirmed it.
+    now = timezone.now()
+    started = (now - timedelta(minutes=10), now + timedelta(minutes=50))
+    Booking.objects.filter(pk=booking.pk).update(status=BookingStatus.CONFIRMED, starts_at=started[0], ends_at=started[1])
+    bot.press(OLGA, "✅ Перенести")
+    booking.refresh_from_db()
+    assert (booking.starts_at, booking.ends_at) == started
+    assert not booking.history.filter(event=BookingEvent.RESCHEDULED).exists()
+    answer = bot.server.calls("answerCallbackQuery")[-1].params["text"]
+    assert answer == "Время визита уже наступило — изменить запись можно только по телефону."
+    assert "уже наступило, поэтому запись не перенесена" in bot.last_text(OLGA)
     assert "🗓 Записаться" in bot.buttons(OLGA)

@@ -5,6 +5,7 @@ import zoneinfo
 from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from bookings.models import Booking, BookingChannel, BookingStatus
 from bookings.services import booking_create
@@ -14,7 +15,7 @@ from botapp.flow.start import CONSENT_VERSION
 from botapp.models import BotSession
 from clients.models import Client, ClientPhone, Consent, Vehicle
 from tests.conftest import next_weekday
-from tests.factories import ClientFactory
+from tests.factories import ClientFactory, VehicleFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -80,6 +81,19 @@ def test_it_asks_again_for_a_new_version_of_the_consent_and_keeps_the_old_record
     assert (old_again.text, old_again.text_version, old_again.withdrawn_at) == ("старый текст", "0", None)
 
 
+def test_an_older_consent_button_pressed_after_accepting_the_current_text_changes_nothing(bot, shop):
+    new_client(bot)  # the current consent given, the client linked, the service screen shown
+    before = BotSession.objects.get(pk=USER)
+    consent = next(m for m in bot.server.sent_to(USER) if m["text"].startswith("СОГЛАСИЕ"))
+    bot.press_data(USER, "consent:1", message=consent)  # as if it were an unpressed consent of version 1
+    assert bot.server.calls("answerCallbackQuery")[-1].params["text"] == "Согласие уже получено, спасибо."
+    after = BotSession.objects.get(pk=USER)
+    assert (after.state, after.step, after.data) == (before.state, before.step, before.data)
+    assert Consent.objects.filter(telegram_user_id=USER).count() == 1
+    bot.press(USER, "Замена масла")  # the booking goes on
+    assert BotSession.objects.get(pk=USER).state == "car"
+
+
 def test_a_double_tapped_consent_is_recorded_once(bot, shop):
     bot.text(USER, "/start")
     consent = bot.server.last_message(USER)
@@ -88,6 +102,75 @@ def test_a_double_tapped_consent_is_recorded_once(bot, shop):
     bot.deliver()
     assert Consent.objects.filter(telegram_user_id=USER).count() == 1
     assert len(bot.server.calls("answerCallbackQuery")) == 2
+
+
+# --- car ------------------------------------------------------------------------------
+OTHERS_VIN = "XTA21700080123456"
+
+
+def to_plate(bot):
+    new_client(bot)
+    bot.press(USER, "Замена масла")
+    bot.press(USER, "🚗 Указать автомобиль")
+
+
+def to_calendar(bot):
+    to_plate(bot)
+    bot.text(USER, "В777ОР99")
+    bot.press(USER, "Пропустить")
+
+
+def test_a_vin_on_another_clients_card_is_refused_at_once_without_naming_the_owner(bot, shop):
+    VehicleFactory(vin=OTHERS_VIN, plate="", client=ClientFactory(name="Сидоров Аркадий", phone="+79160000009"))
+    to_plate(bot)
+    bot.text(USER, OTHERS_VIN)
+    refusal = bot.texts(USER)[-2]
+    assert "VIN уже есть в нашей базе" in refusal and "+7 495 123-45-67" in refusal
+    assert "Сидоров" not in refusal and "клиент" not in refusal
+    assert BotSession.objects.get(pk=USER).state == "plate"
+    bot.text(USER, "В777ОР99")  # the plate instead
+    bot.press(USER, "Пропустить")
+    bot.press_first(USER, "day")
+    bot.press_first(USER, "tm")
+    bot.press(USER, "Без комментария")
+    bot.press(USER, "✅ Подтвердить")
+    mine = Booking.objects.get()
+    assert (mine.vehicle.plate, mine.vehicle.vin) == ("В777ОР99", "")
+    assert Vehicle.objects.get(vin=OTHERS_VIN).client.name == "Сидоров Аркадий"
+
+
+def test_after_a_refused_vin_the_client_may_book_without_a_car(bot, shop):
+    VehicleFactory(vin=OTHERS_VIN, plate="")
+    to_plate(bot)
+    bot.text(USER, OTHERS_VIN)
+    bot.press(USER, "Продолжить без автомобиля")
+    bot.press_first(USER, "day")
+    bot.press_first(USER, "tm")
+    bot.press(USER, "Без комментария")
+    assert "Автомобиль:" not in bot.last_text(USER)
+    bot.press(USER, "✅ Подтвердить")
+    assert Booking.objects.get().vehicle is None
+    assert Vehicle.objects.count() == 1
+
+
+def test_a_vin_taken_while_the_client_was_choosing_leads_back_to_the_car_not_the_calendar(bot, shop):
+    to_plate(bot)
+    bot.text(USER, OTHERS_VIN)
+    bot.press(USER, "Пропустить")
+    bot.press_first(USER, "day")
+    bot.press_first(USER, "tm")
+    bot.press(USER, "Без комментария")
+    VehicleFactory(vin=OTHERS_VIN, plate="")  # staff entered the car for another client meanwhile
+    bot.press(USER, "✅ Подтвердить")
+    assert not Booking.objects.exists() and Vehicle.objects.count() == 1
+    assert "VIN уже есть в нашей базе" in bot.texts(USER)[-2]
+    assert BotSession.objects.get(pk=USER).state == "plate"
+    bot.text(USER, "В777ОР99")
+    bot.press(USER, "Пропустить")
+    bot.press_first(USER, "day")
+    bot.press_first(USER, "tm")  # the comment is remembered: straight to the summary
+    bot.press(USER, "✅ Подтвердить")
+    assert Booking.objects.get().vehicle.plate == "В777ОР99"
 
 
 # --- callback data --------------------------------------------------------------------
@@ -136,6 +219,50 @@ def test_a_stale_calendar_gets_a_polite_answer(bot, shop):
     assert BotSession.objects.get(pk=USER).step == state.step
 
 
+@pytest.mark.parametrize("kind", ["a page as a day", "a day as a page"])
+def test_calendar_data_of_the_wrong_kind_gets_a_polite_answer(bot, shop, caplog, kind):
+    to_calendar(bot)
+    session = BotSession.objects.get(pk=USER)
+    a_day = next(option for option in session.data["opts"] if not option.startswith("p"))
+    bot.press_data(USER, f"s:{session.step}:day:p0" if kind == "a page as a day" else f"s:{session.step}:pg:{a_day}")
+    assert bot.server.calls("answerCallbackQuery")[-1].params["text"].startswith("Эта кнопка уже не действует")
+    assert not any("Что-то пошло не так" in text for text in bot.texts(USER))
+    assert not [record for record in caplog.records if record.levelname == "ERROR"]
+    assert BotSession.objects.get(pk=USER).step == session.step
+
+
+def offer(value: str) -> BotSession:
+    """Put ``value`` among the current screen's options: what the session holds for a screen drawn yesterday."""
+    session = BotSession.objects.get(pk=USER)
+    session.data["opts"].append(value)
+    BotSession.objects.filter(pk=USER).update(data=session.data)
+    return session
+
+
+def test_a_day_button_from_yesterdays_calendar_says_the_day_has_passed(bot, shop):
+    to_calendar(bot)
+    yesterday = (timezone.now().astimezone(MSK) - timedelta(days=1)).strftime("%Y%m%d")
+    session = offer(yesterday)
+    bot.press_data(USER, f"s:{session.step}:day:{yesterday}")
+    assert "уже прошёл. Выберите другой день." in bot.texts(USER)[-2]
+    assert "разобрали" not in bot.texts(USER)[-2]
+    assert BotSession.objects.get(pk=USER).state == "date"
+
+
+def test_a_time_button_from_yesterdays_list_is_refused_at_once_with_the_current_times(bot, shop):
+    to_calendar(bot)
+    bot.press_first(USER, "day")
+    stamp = (timezone.now().astimezone(MSK) - timedelta(days=1)).replace(hour=10, minute=0).strftime("%Y%m%d%H%M")
+    session = offer(stamp)
+    bot.press_data(USER, f"s:{session.step}:tm:{stamp}")
+    assert "в 10:00 уже прошло. Выберите другое." in bot.texts(USER)[-2]
+    after = BotSession.objects.get(pk=USER)
+    assert after.state == "time" and stamp not in after.data["opts"] and after.data.get("at") is None
+    assert "Свободное время начала" in bot.last_text(USER)
+    bot.press_first(USER, "tm")
+    assert "комментари" in bot.last_text(USER).lower()
+
+
 def test_the_buttons_of_a_cancelled_booking_answer_politely(bot, shop, oil_change):
     new_client(bot)
     to_summary(bot)
@@ -161,6 +288,44 @@ def test_a_double_tapped_confirm_books_once_answers_both_and_removes_the_keyboar
     answers = [call.params.get("text") for call in bot.server.calls("answerCallbackQuery")[-2:]]
     assert answers == ["Готово, вы записаны.", "Уже сделано — смотрите сообщение выше."]
     assert bot.buttons(USER, bot.server.sent_to(USER)[-1]) == ["Отменить запись"]
+
+
+def test_an_older_summarys_confirm_books_nothing_says_so_and_shows_the_current_summary(bot, shop):
+    new_client(bot)
+    to_summary(bot)
+    old_summary = bot.server.last_message(USER)
+    bot.text(USER, "а можно пораньше?")  # text where a button is expected: the summary is drawn again
+    bot.press(USER, "✅ Подтвердить", message=old_summary)
+    assert not Booking.objects.exists()
+    assert bot.server.calls("answerCallbackQuery")[-1].params["text"] == "Эта кнопка устарела — по ней ничего не сделано."
+    assert "запись не создана" in bot.texts(USER)[-2]
+    assert bot.last_text(USER).startswith("Проверьте запись")
+    old_now = next(m for m in bot.server.sent_to(USER) if m["message_id"] == old_summary["message_id"])
+    assert bot.buttons(USER, old_now) == []  # the old summary lost its buttons
+    bot.press(USER, "✅ Подтвердить")
+    assert Booking.objects.count() == 1
+
+
+def test_an_older_summarys_confirm_after_start_books_nothing_and_shows_the_menu(bot, shop):
+    new_client(bot)
+    to_summary(bot)
+    old_summary = bot.server.last_message(USER)
+    bot.text(USER, "/start")
+    bot.press(USER, "✅ Подтвердить", message=old_summary)
+    assert not Booking.objects.exists()
+    assert bot.server.calls("answerCallbackQuery")[-1].params["text"] == "Эта кнопка устарела — по ней ничего не сделано."
+    assert "🗓 Записаться" in bot.buttons(USER)
+
+
+def test_the_confirm_that_booked_says_done_even_after_start(bot, shop):
+    new_client(bot)
+    to_summary(bot)
+    summary = bot.server.last_message(USER)
+    bot.press(USER, "✅ Подтвердить")
+    bot.text(USER, "/start")
+    bot.press(USER, "✅ Подтвердить", message=summary)
+    assert Booking.objects.count() == 1
+    assert bot.server.calls("answerCallbackQuery")[-1].params["text"] == "Уже сделано — смотрите сообщение выше."
 
 
 def test_confirms_from_two_processes_at_once_book_once(bot, shop):

@@ -8,7 +8,7 @@ from django.utils import timezone
 from telegram import Update
 from telegram.ext import Application
 
-from bookings.models import BookingHistory, BookingStatus, Notification
+from bookings.models import Booking, BookingHistory, BookingStatus, Notification
 from bookings.notifications.dispatch import notification_send
 from bookings.notifications.scheduled import scan_reminders
 from bookings.services import booking_reschedule, booking_transition
@@ -161,6 +161,28 @@ def test_someone_else_pressing_i_will_come_is_refused(reminder_message, botapi):
     assert alert(botapi) == "Это не ваша запись."
     booking.refresh_from_db()
     assert booking.status == BookingStatus.NEW
+
+
+def test_i_will_come_pressed_after_the_visit_time_is_refused(reminder_message, botapi):
+    booking, message = reminder_message
+    past = timezone.now() - timedelta(days=1)
+    Booking.objects.filter(pk=booking.pk).update(starts_at=past, ends_at=past + timedelta(hours=1))
+    history = booking.history.count()
+    run_updates(botapi, botapi.user_presses(CLIENT_TG, f"nt:come:{booking.pk}", message))
+    assert alert(botapi).startswith("Время визита уже наступило")
+    booking.refresh_from_db()
+    assert booking.status == BookingStatus.NEW and booking.history.count() == history
+    assert "Вы подтвердили визит" not in botapi.last_message(CLIENT_TG)["text"]
+
+
+@pytest.mark.parametrize("status", [BookingStatus.NO_SHOW, BookingStatus.COMPLETED, BookingStatus.CANCELLED])
+def test_i_will_come_on_a_closed_booking_names_its_status_in_plain_russian(reminder_message, botapi, status):
+    booking, message = reminder_message
+    Booking.objects.filter(pk=booking.pk).update(status=status)
+    run_updates(botapi, botapi.user_presses(CLIENT_TG, f"nt:come:{booking.pk}", message))
+    assert alert(botapi) == f"С этой записью уже ничего не сделать: её статус — «{status.label}»."
+    booking.refresh_from_db()
+    assert booking.status == status
 
 
 def test_the_client_rates_the_visit_and_admin_has_the_rating(booking, botapi):
