@@ -265,7 +265,7 @@ def plate_back(turn: Turn) -> Reply:
 def model_screen(turn: Turn) -> list[Out]:
     step = enter(turn, "model")
     skip = keyboards.button("Пропустить", callbacks.step(step, "skip"))
-    return [Out(render("model", plate=turn.data.get("plate") or turn.data.get("vin")), keyboards.only_back(step, skip))]
+    return [Out(render("model", plate=turn.data.get("plate"), vin=turn.data.get("vin")), keyboards.only_back(step, skip))]
 
 
 def remember_new_car(turn: Turn, make: str, model: str) -> None:

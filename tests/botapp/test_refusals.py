@@ -153,6 +153,15 @@ def test_after_a_refused_vin_the_client_may_book_without_a_car(bot, shop):
     assert Vehicle.objects.count() == 1
 
 
+def test_a_typed_plate_or_vin_is_named_as_what_it_is(bot, shop):
+    to_plate(bot)
+    bot.text(USER, OTHERS_VIN)
+    assert bot.last_text(USER).startswith(f"VIN {OTHERS_VIN} записал. Марка и модель?")
+    bot.press(USER, "Назад")
+    bot.text(USER, "в777ор99")
+    assert bot.last_text(USER).startswith("Госномер В777ОР99 записал.")
+
+
 def test_a_vin_taken_while_the_client_was_choosing_leads_back_to_the_car_not_the_calendar(bot, shop):
     to_plate(bot)
     bot.text(USER, OTHERS_VIN)
