@@ -23,16 +23,16 @@ from bookings import journal
 from bookings.admin_forms import BookingCreateForm, BookingRescheduleForm, TransitionDialogForm
 from bookings.admin_lists import BADGE_CLASSES, BookingDayFilter, CappedPaginator
 from bookings.models import TRANSITIONS, Booking, BookingHistory, BookingStatus
-from bookings.notifications.admin import (
-    BOOKING_NOTIFICATION_FIELDS,
-    booking_notifications_table,
-)
+from bookings.notifications.admin import booking_notifications_table
 from bookings.services import booking_transition
 from clients.models import Client, ClientPhone
 from clients.selectors import client_search_q, display_phone, plate_search_variant
 from workshops.admin_scope import BranchScopedAdminMixin, user_workshop_ids
 from workshops.errors import DomainError
 from workshops.unfold_speedups import FastActionCheckboxMixin
+
+# The client's rating of the visit, its time in the branch's zone as every other time on the page.
+RATING_FIELDS = ("rating", "rated_local")
 
 
 @admin.register(Booking)
@@ -109,6 +109,10 @@ class BookingAdmin(FastActionCheckboxMixin, BranchScopedAdminMixin, ModelAdmin):
         starts, ends = obj.starts_at.astimezone(obj.workshop.tz), obj.ends_at.astimezone(obj.workshop.tz)
         return f"{starts:%d.%m.%Y %H:%M}–{ends:%H:%M}"
 
+    @display(description="оценка поставлена (местное время)")
+    def rated_local(self, obj: Booking) -> str:
+        return f"{obj.rated_at.astimezone(obj.workshop.tz):%d.%m.%Y %H:%M}" if obj.rated_at else "—"
+
     @display(description="клиент")
     def client_name(self, obj: Booking) -> str:
         phones = list(obj.client.phones.all())
@@ -158,7 +162,7 @@ class BookingAdmin(FastActionCheckboxMixin, BranchScopedAdminMixin, ModelAdmin):
         ]
         if self.has_change_permission(request, obj):
             fieldsets.append(("Перенести", {"fields": ("day", "start_time", "bay", "reason")}))
-        fieldsets.append(("Оценка клиента", {"fields": BOOKING_NOTIFICATION_FIELDS}))
+        fieldsets.append(("Оценка клиента", {"fields": RATING_FIELDS}))
         fieldsets.append(("Уведомления", {"fields": ("notifications_display",)}))
         fieldsets.append(("История", {"fields": ("history_table",)}))
         return fieldsets
@@ -169,7 +173,7 @@ class BookingAdmin(FastActionCheckboxMixin, BranchScopedAdminMixin, ModelAdmin):
         return (
             "status_badge", "local_time", "workshop", "bay_display", "service", "channel_display",
             "created_display", "journal_link", "client_link", "client_phone", "vehicle_display", "comment",
-            "history_table", *BOOKING_NOTIFICATION_FIELDS, "notifications_display",
+            "history_table", *RATING_FIELDS, "notifications_display",
         )
 
     def save_model(self, request: HttpRequest, obj: Booking, form, change: bool) -> None:

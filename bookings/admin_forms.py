@@ -11,6 +11,7 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.validators import MaxLengthValidator
 from django.db import transaction
 from unfold.forms import BaseDialogForm
 from unfold.widgets import (
@@ -21,7 +22,7 @@ from unfold.widgets import (
     UnfoldAdminTextInputWidget,
 )
 
-from bookings.models import Booking, BookingChannel
+from bookings.models import COMMENT_MAX_LENGTH, Booking, BookingChannel
 from bookings.services import booking_create, booking_reschedule
 from clients.models import Client, Vehicle
 from clients.services import client_get_or_create_by_phone, vehicle_add
@@ -114,6 +115,10 @@ class BookingCreateForm(EngineForm):
         self.fields["client"].required = False
         self.fields["bay"].required = False
         self.fields["bay"].help_text = "Пусто — любой свободный подходящий пост."
+        # The model's TextField has no limit; the engine keeps 2000 characters, so say so here
+        # rather than cut the rest silently (as the journal's form does).
+        self.fields["comment"].validators.append(MaxLengthValidator(COMMENT_MAX_LENGTH))
+        self.fields["comment"].widget.attrs["maxlength"] = COMMENT_MAX_LENGTH
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -207,7 +212,7 @@ class JournalBookingForm(forms.Form):
     )
     plate = forms.CharField(label="госномер", required=False, max_length=20,
                             widget=UnfoldAdminTextInputWidget(attrs={"placeholder": "А123ВС77"}))
-    comment = forms.CharField(label="комментарий", required=False, max_length=2000,
+    comment = forms.CharField(label="комментарий", required=False, max_length=COMMENT_MAX_LENGTH,
                               widget=UnfoldAdminTextareaWidget(attrs={"rows": 2}))
 
     def __init__(self, *args, workshop: Workshop, services, bays, day: date, **kwargs) -> None:

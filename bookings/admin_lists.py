@@ -15,6 +15,7 @@ from unfold.contrib.filters.admin import DropdownFilter
 from unfold.paginator import InfinitePage, InfinitePaginator
 
 from bookings.models import BookingStatus
+from workshops.dates import parse_plausible
 from workshops.models import Workshop
 from workshops.selectors import workshops_for_user
 
@@ -121,9 +122,8 @@ class BookingDayFilter(DropdownFilter):
             _label, lo, hi = self.RANGES[value]
             days = lambda today: (today + timedelta(days=lo), today + timedelta(days=hi))  # noqa: E731
         else:
-            try:
-                day = date.fromisoformat(value)
-            except ValueError:
+            day = parse_plausible(value)
+            if day is None:
                 return queryset
             days = lambda today: (day, day)  # noqa: E731
         workshops = workshops_for_user(request.user).only("id", "timezone")

@@ -29,6 +29,7 @@ from bookings.availability import DaySchedule, load_schedule
 from bookings.models import ACTIVE_STATUSES, Booking, BookingStatus
 from clients.models import ClientPhone
 from clients.selectors import display_phone
+from workshops.dates import parse_plausible
 from workshops.models import Bay, Service, Workshop
 from workshops.selectors import workshops_for_user
 
@@ -218,12 +219,8 @@ def _assign_lanes(blocks: list[Block]) -> None:
 
 
 def _parse_day(raw: str | None, workshop: Workshop) -> date:
-    if raw:
-        try:
-            return date.fromisoformat(raw)
-        except ValueError:
-            pass
-    return timezone.now().astimezone(workshop.tz).date()
+    """The day asked for, or the branch's today when there is none (or nonsense, e.g. 9999-12-31)."""
+    return parse_plausible(raw) or timezone.now().astimezone(workshop.tz).date()
 
 
 def journal_view(model_admin: BookingAdmin, request: HttpRequest) -> HttpResponse:

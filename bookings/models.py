@@ -11,6 +11,8 @@ from bookings.constraints import PostgresExclusionConstraint
 from clients.models import Client, Vehicle
 from workshops.models import Bay, Service, Workshop
 
+# What a booking's comment keeps (the column is a TextField; forms and the engine hold to this).
+COMMENT_MAX_LENGTH = 2000
 
 class BookingStatus(models.TextChoices):
     NEW = "new", "новая"

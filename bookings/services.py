@@ -21,6 +21,7 @@ from bookings.availability import (
 from bookings.errors import BookingRuleError, SlotTaken, TransitionNotAllowed
 from bookings.models import (
     ACTIVE_STATUSES,
+    COMMENT_MAX_LENGTH,
     TRANSITIONS,
     Booking,
     BookingChannel,
@@ -246,7 +247,7 @@ def booking_create(
             booking = Booking(
                 workshop=workshop, bay_id=free_bay_id, service=service, client=client, vehicle=vehicle,
                 starts_at=starts_at, ends_at=ends_at, status=BookingStatus.NEW, channel=channel,
-                comment=comment.replace("\x00", "").strip()[:2000], created_by=created_by,
+                comment=comment.replace("\x00", "").strip()[:COMMENT_MAX_LENGTH], created_by=created_by,
             )
             _save_new_booking(booking, actor=actor)
     except (_SlotGone, IntegrityError) as exc:
@@ -459,7 +460,7 @@ def booking_import_visit(
     not held to hours or capacity (the old system's record is taken as it is), and a
     visit already recorded for the client at the branch on that day is not duplicated.
     """
-    if visited_on > timezone.localdate():
+    if visited_on > timezone.localdate(timezone=workshop.tz):  # the branch's today, not the server's
         raise BookingRuleError("Дата визита в будущем.", code="visit_in_future")
     starts_at = import_visit_starts_at(visited_on, workshop.tz)
     existing = Booking.objects.filter(
@@ -474,7 +475,7 @@ def booking_import_visit(
         booking = Booking.objects.create(
             workshop=workshop, bay=bay, service=service, client=client, vehicle=vehicle,
             starts_at=starts_at, ends_at=starts_at + timedelta(minutes=service.duration_minutes),
-            status=BookingStatus.COMPLETED, channel=BookingChannel.IMPORT, comment=comment[:2000],
+            status=BookingStatus.COMPLETED, channel=BookingChannel.IMPORT, comment=comment[:COMMENT_MAX_LENGTH],
         )
         BookingHistory.objects.create(
             booking=booking, event=BookingEvent.CREATED, to_status=BookingStatus.COMPLETED,
@@ -556,7 +557,7 @@ def _import_visits_to_create(
     *, workshop: Workshop, visits: list[tuple[int, int | None, date]]
 ) -> tuple[dict[tuple[int, datetime], int | None], Bay | None]:
     """(client, local noon) → vehicle of the visits not yet recorded, and the bay to put them on."""
-    today = timezone.localdate()
+    today = timezone.localdate(timezone=workshop.tz)
     if any(visited_on > today for _c, _v, visited_on in visits):
         raise BookingRuleError("Дата визита в будущем.", code="visit_in_future")
     if not visits:
@@ -591,7 +592,7 @@ def booking_import_visits_copy(
     and history rows are copied in as they are — most of a big import, and most of this
     function's time if they went the way of the others.
     """
-    today = timezone.localdate()
+    today = timezone.localdate(timezone=workshop.tz)
     if any(visited_on > today for _c, _v, visited_on in visits):
         raise BookingRuleError("Дата визита в будущем.", code="visit_in_future")
     if not visits:

@@ -144,7 +144,7 @@ def run_import(
     ``writer`` is ``"copy"`` (PostgreSQL COPY), ``"orm"`` (any database) or ``"auto"``.
     """
     with _cycle_collection_paused():
-        today = today or timezone.localdate()
+        today = today or timezone.localdate(timezone=workshop.tz)  # a Kamchatka branch's morning is Moscow's yesterday
         report = progress or (lambda _percent: None)
         records, info = read_records(data, filename, mapping=mapping, header_row=header_row)
         report(10)

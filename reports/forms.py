@@ -9,6 +9,7 @@ from unfold.widgets import UnfoldAdminSelectWidget, UnfoldAdminTextInputWidget
 
 from reports.periods import PRESETS, Period, ReportPeriodError, period_preset
 from reports.selectors import report_workshops_for_user
+from workshops.dates import RANGE_TEXT, is_plausible
 from workshops.models import Workshop
 
 EXPORT_FORMATS = {"xlsx": "XLSX", "csv": "CSV"}
@@ -45,12 +46,15 @@ class ReportFilterForm(forms.Form):
         workshop = data.get("workshop")
         try:
             if name == "custom":
-                if not data.get("date_from") or not data.get("date_to"):
+                first, last = data.get("date_from"), data.get("date_to")
+                if not first or not last:
                     raise ReportPeriodError("Для своего периода укажите даты «с» и «по».")
-                data["report_period"] = Period(data["date_from"], data["date_to"] + timedelta(days=1))
+                if not (is_plausible(first) and is_plausible(last)):  # the day after 9999-12-31 does not exist
+                    raise ReportPeriodError(f"Отчёт строится за даты {RANGE_TEXT}.")
+                data["report_period"] = Period(first, last + timedelta(days=1))
             else:
-                today = timezone.localdate(timezone=workshop.tz) if workshop else timezone.localdate()
-                data["report_period"] = period_preset(name, today=today)
+                workshops = [workshop] if workshop else list(self.fields["workshop"].queryset)
+                data["report_period"] = period_preset(name, today=local_today(workshops))
         except ReportPeriodError as error:
             raise forms.ValidationError(error.message, code=error.code) from None
         data["period"] = name
@@ -63,6 +67,16 @@ class ReportFilterForm(forms.Form):
         return workshops, self.cleaned_data["report_period"]
 
 
+def local_today(workshops: list[Workshop]) -> date:
+    """«Today» for a report on ``workshops``: their own date when they share a time zone (a
+    Vladivostok manager's December starts at their midnight), else the server's."""
+    zones = {workshop.timezone for workshop in workshops}
+    if len(zones) == 1:
+        return timezone.localdate(timezone=workshops[0].tz)
+    return timezone.localdate()
+
+
 def default_selection(user: AbstractBaseUser) -> tuple[list[Workshop], Period]:
     """All the reader's branches, this month: what an empty or invalid filter falls back to."""
-    return list(report_workshops_for_user(user)), period_preset("month", today=timezone.localdate())
+    workshops = list(report_workshops_for_user(user))
+    return workshops, period_preset("month", today=local_today(workshops))

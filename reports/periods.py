@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from workshops.dates import RANGE_TEXT, is_plausible
 from workshops.errors import DomainError
 
 # A dashboard or export over more than three years is a mistake, not a report.
@@ -82,6 +83,9 @@ def period_preset(name: str, *, today: date) -> Period:
 def parse_date(value: str, *, name: str) -> date:
     """``YYYY-MM-DD`` → date, or ``ReportPeriodError`` naming the parameter."""
     try:
-        return date.fromisoformat(value.strip())
+        day = date.fromisoformat(value.strip())
     except (AttributeError, ValueError):
         raise ReportPeriodError(f"{name}: «{value}» — не дата в формате ГГГГ-ММ-ДД.") from None
+    if not is_plausible(day):
+        raise ReportPeriodError(f"{name}: «{value}» — отчёт строится за даты {RANGE_TEXT}.")
+    return day

@@ -84,6 +84,21 @@ def test_a_manager_books_a_new_caller_through_the_engine(alpha, manager, manager
     assert list(booking.history.values_list("event", "by_user")) == [("created", manager.pk)]
 
 
+def test_a_comment_longer_than_a_booking_keeps_is_a_form_error_not_cut(alpha, manager_client):
+    starts = next_weekday(2, alpha.workshop.tz, 11)
+    before = counts()
+
+    response = manager_client.post(ADD, {
+        "phone": "8 (922) 333-44-55", "name": "Пётр Сидоров", "workshop": alpha.workshop.pk,
+        "service": alpha.service.pk, "day": starts.date().isoformat(), "start_time": "11:00",
+        "comment": "стучит подвеска; " * 200,
+    })
+
+    assert response.status_code == 200
+    assert "не более 2000 символов" in response.content.decode().replace("\xa0", " ")
+    assert counts() == before
+
+
 def test_a_taken_time_is_refused_in_russian_and_nothing_is_written(alpha, manager_client):
     starts = next_weekday(2, alpha.workshop.tz, 11)
     booking_create(
@@ -255,3 +270,15 @@ def test_the_vehicle_autocomplete_finds_a_plate_in_any_spelling(alpha, manager_c
         "app_label": "bookings", "model_name": "booking", "field_name": "vehicle", "term": "x999xx99",
     })
     assert [row["text"] for row in response.json()["results"]] == ["Lada Vesta Х999ХХ99"]
+
+
+def test_the_rating_time_is_the_branchs_local_time_as_every_other_time(ekb, owner_client):
+    starts = datetime(2026, 11, 20, 10, 0, tzinfo=ekb.workshop.tz)
+    booking = BookingFactory(workshop=ekb.workshop, bay=ekb.bay, service=ekb.service, client=ekb.client,
+                             starts_at=starts, ends_at=starts + timedelta(hours=1), status=BookingStatus.COMPLETED)
+    Booking.objects.filter(pk=booking.pk).update(rating=5, rated_at=datetime(2026, 11, 20, 12, 0, tzinfo=dt_timezone.utc))
+
+    page = owner_client.get(change_url(booking)).content.decode()
+
+    assert "20.11.2026 10:00–11:00" in page
+    assert "20.11.2026 17:00" in page, "12:00 UTC is 17:00 in Yekaterinburg"

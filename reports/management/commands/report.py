@@ -43,6 +43,8 @@ class Command(RussianCommand):
                 known = ", ".join(Workshop.objects.order_by("slug").values_list("slug", flat=True)) or "нет ни одного"
                 self.fail(f"филиал с кодом «{workshop}» не найден. Есть: {known}.")
         path = Path(output)
+        if path.is_dir():
+            self.fail(f"«{path}» — папка: укажите имя файла, например {path / 'otchet.xlsx'}.")
         if not path.parent.is_dir():
             self.fail(f"папки «{path.parent}» нет.")
         data = ReportData.build(workshops=workshops, period=period)
