@@ -44,10 +44,15 @@ def to_summary(bot, user_id=USER):
         bot.press(user_id, "Пропустить")
     else:
         bot.press_first(user_id, "car")
+    calendar_to_summary(bot, user_id)
+    assert bot.last_text(user_id).startswith("Проверьте запись")
+
+
+def calendar_to_summary(bot, user_id=USER):
+    """The first free day and time, no comment."""
     bot.press_first(user_id, "day")
     bot.press_first(user_id, "tm")
     bot.press(user_id, "Без комментария")
-    assert bot.last_text(user_id).startswith("Проверьте запись")
 
 
 # --- contact --------------------------------------------------------------------------
@@ -130,9 +135,7 @@ def test_a_vin_on_another_clients_card_is_refused_at_once_without_naming_the_own
     assert BotSession.objects.get(pk=USER).state == "plate"
     bot.text(USER, "В777ОР99")  # the plate instead
     bot.press(USER, "Пропустить")
-    bot.press_first(USER, "day")
-    bot.press_first(USER, "tm")
-    bot.press(USER, "Без комментария")
+    calendar_to_summary(bot)
     bot.press(USER, "✅ Подтвердить")
     mine = Booking.objects.get()
     assert (mine.vehicle.plate, mine.vehicle.vin) == ("В777ОР99", "")
@@ -144,9 +147,7 @@ def test_after_a_refused_vin_the_client_may_book_without_a_car(bot, shop):
     to_plate(bot)
     bot.text(USER, OTHERS_VIN)
     bot.press(USER, "Продолжить без автомобиля")
-    bot.press_first(USER, "day")
-    bot.press_first(USER, "tm")
-    bot.press(USER, "Без комментария")
+    calendar_to_summary(bot)
     assert "Автомобиль:" not in bot.last_text(USER)
     bot.press(USER, "✅ Подтвердить")
     assert Booking.objects.get().vehicle is None
@@ -166,9 +167,7 @@ def test_a_vin_taken_while_the_client_was_choosing_leads_back_to_the_car_not_the
     to_plate(bot)
     bot.text(USER, OTHERS_VIN)
     bot.press(USER, "Пропустить")
-    bot.press_first(USER, "day")
-    bot.press_first(USER, "tm")
-    bot.press(USER, "Без комментария")
+    calendar_to_summary(bot)
     VehicleFactory(vin=OTHERS_VIN, plate="")  # staff entered the car for another client meanwhile
     bot.press(USER, "✅ Подтвердить")
     assert not Booking.objects.exists() and Vehicle.objects.count() == 1
