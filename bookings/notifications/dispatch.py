@@ -42,6 +42,8 @@ BACKOFF_SECONDS = (30, 120, 600, 1800, 3600)
 MAX_ATTEMPTS = len(BACKOFF_SECONDS) + 1
 # Retries this near are queued with a countdown; later ones are left to the sweep.
 COUNTDOWN_LIMIT_SECONDS = 600
+# The client's status messages: each is sent only while it still describes the booking.
+STATUS_TEMPLATES = frozenset({"client_booking_confirmed", "client_booking_cancelled", "client_booking_rescheduled"})
 
 
 def claim_timeout() -> timedelta:
@@ -73,9 +75,33 @@ def _mine(notification: Notification, claimed_at: datetime):
     return Notification.objects.filter(pk=notification.pk, claimed_at=claimed_at, state=NotificationState.PENDING)
 
 
+def stale_status_reason(notification: Notification) -> str | None:
+    """Why a client's status message no longer describes the booking, or ``None``.
+
+    A message whose first attempt failed is retried later, possibly after the next
+    change was already reported: without this, a retried «подтверждена» would arrive
+    after «отменена», or «перенесена на B» after «перенесена на C», and the client's
+    last message would be wrong.
+    """
+    booking, key = notification.booking, notification.template_key
+    if key == "client_booking_confirmed" and booking.status != BookingStatus.CONFIRMED:
+        return f"Сообщение устарело: запись уже не подтверждена (статус — «{booking.get_status_display()}»)."
+    if key == "client_booking_cancelled" and booking.status != BookingStatus.CANCELLED:
+        return f"Сообщение устарело: запись уже не отменена (статус — «{booking.get_status_display()}»)."
+    if key == "client_booking_rescheduled":
+        if booking.status not in ACTIVE_STATUSES:
+            return f"Сообщение устарело: запись уже «{booking.get_status_display()}»."
+        history = notification.history
+        if history is not None and history.new_starts_at != booking.starts_at:
+            return "Сообщение устарело: запись с тех пор перенесена ещё раз."
+    return None
+
+
 def skip_reason(notification: Notification, now: datetime) -> str | None:
     """Why the row should not be sent any more (pretix: re-check after claiming), or ``None``."""
     booking, key = notification.booking, notification.template_key
+    if key in STATUS_TEMPLATES:
+        return stale_status_reason(notification)
     if key == "client_reminder":
         if booking.status not in ACTIVE_STATUSES:
             return "Запись отменена или завершена."
@@ -215,16 +241,29 @@ def client_unreachable_in_telegram(client_id: int, error: str) -> None:
     ).update(state=NotificationState.FAILED, last_error=error)
 
 
-def notifications_retry(notification_ids: list[int], *, now: datetime | None = None) -> int:
+def notifications_retry(notification_ids: list[int], *, now: datetime | None = None) -> tuple[int, int]:
     """Staff asked to send failed rows again: they become pending with fresh attempts and are queued.
 
-    Rows already sent, skipped or pending are left as they are. Returns how many were re-queued.
+    A row that would not be sent any more (a «подтверждена» for a booking cancelled since,
+    a reminder of a visit that is over) is marked skipped with the reason instead, so
+    staff cannot resend a message that would mislead the client. Rows already sent,
+    skipped or pending are left as they are. Returns (re-queued, skipped).
     """
     now = now or timezone.now()
-    ids = list(Notification.objects.filter(pk__in=notification_ids, state=NotificationState.FAILED)
-               .values_list("id", flat=True))
+    failed = Notification.objects.filter(pk__in=notification_ids, state=NotificationState.FAILED).select_related(
+        "booking", "history"
+    )
+    ids, skipped = [], 0
+    for notification in failed:
+        reason = skip_reason(notification, now)
+        if reason:
+            skipped += Notification.objects.filter(pk=notification.pk, state=NotificationState.FAILED).update(
+                state=NotificationState.SKIPPED, last_error=reason
+            )
+        else:
+            ids.append(notification.pk)
     Notification.objects.filter(pk__in=ids, state=NotificationState.FAILED).update(
         state=NotificationState.PENDING, attempts=0, next_attempt_at=now, claimed_at=None, queued_at=now
     )
     transaction.on_commit(lambda: queue_send(ids))
-    return len(ids)
+    return len(ids), skipped
