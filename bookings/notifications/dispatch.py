@@ -37,9 +37,15 @@ from clients.models import Client
 
 logger = logging.getLogger(__name__)
 
-# Seconds to wait after the 1st, 2nd, … temporary failure; after the last, the row fails.
+# Seconds to wait after the 1st, 2nd, … temporary failure; from then on, the last (hourly).
+# A temporary failure (Telegram or the SMTP server down, a timeout, a 5xx) is never the
+# message's fault, so it is retried for as long as the message is useful (DESIGN §3:
+# never lost because Telegram or the SMTP server was down) ...
 BACKOFF_SECONDS = (30, 120, 600, 1800, 3600)
-MAX_ATTEMPTS = len(BACKOFF_SECONDS) + 1
+# ... but not for ever: a message not sent within this time of being written is of no use
+# any more (its visit has passed, its news is old) and fails, visible in admin.
+MAX_AGE = timedelta(days=3)
+MAX_AGE_ERROR = "Не отправлено за 3 дня — сообщение устарело."
 # Retries this near are queued with a countdown; later ones are left to the sweep.
 COUNTDOWN_LIMIT_SECONDS = 600
 # The client's status messages: each is sent only while it still describes the booking.
@@ -51,9 +57,9 @@ def claim_timeout() -> timedelta:
 
 
 def claimable_q(now: datetime) -> Q:
-    """Pending, due, not given up on, and nobody (alive) working on it."""
+    """Pending, due, and nobody (alive) working on it."""
     return (
-        Q(state=NotificationState.PENDING, next_attempt_at__lte=now, attempts__lt=MAX_ATTEMPTS)
+        Q(state=NotificationState.PENDING, next_attempt_at__lte=now)
         & (Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - claim_timeout()))
     )
 
@@ -193,7 +199,7 @@ def notification_send(notification_id: int, *, now: datetime | None = None) -> s
         return record_failure(notification, claimed_at, error, now=now)
     except Exception as error:
         # A bug or a database hiccup must not leave the row claimed until the timeout:
-        # record it as a failed attempt (retried, bounded) and keep the traceback in the log.
+        # record it as a failed attempt (retried until MAX_AGE) and keep the traceback in the log.
         logger.exception("Notification %s: unexpected error while sending", notification_id)
         return record_failure(
             notification, claimed_at, TransportError(f"Внутренняя ошибка: {type(error).__name__}"), now=now
@@ -205,7 +211,11 @@ def notification_send(notification_id: int, *, now: datetime | None = None) -> s
 
 
 def record_failure(notification: Notification, claimed_at: datetime, error: TransportError, *, now: datetime) -> str:
-    """Write the outcome of a failed send: wait and retry, retry with backoff, or give up."""
+    """Write the outcome of a failed send: wait and retry, retry with backoff, or give up.
+
+    Gives up on a permanent error at once, on a temporary one only once the row is
+    ``MAX_AGE`` old; otherwise retries after ``BACKOFF_SECONDS`` (capped at its last value).
+    """
     mine = _mine(notification, claimed_at)
     if error.retry_after is not None and not error.permanent:
         # Telegram asked us to wait (or our limiter did): not the message's fault, not an attempt.
@@ -215,8 +225,10 @@ def record_failure(notification: Notification, claimed_at: datetime, error: Tran
         queue_send([notification.pk], countdown=error.retry_after)
         logger.info("Notification %s: rate limited, retry in %.1fs", notification.pk, error.retry_after)
         return NotificationState.PENDING
-    if error.permanent or notification.attempts >= MAX_ATTEMPTS:
-        mine.update(state=NotificationState.FAILED, claimed_at=None, last_error=error.message)
+    too_old = now - notification.created_at >= MAX_AGE
+    if error.permanent or too_old:
+        message = error.message if error.permanent else f"{MAX_AGE_ERROR} {error.message}"
+        mine.update(state=NotificationState.FAILED, claimed_at=None, last_error=message)
         logger.warning("Notification %s failed for good after %d attempt(s)", notification.pk, notification.attempts)
         if error.recipient_gone and notification.recipient_kind == RecipientKind.CLIENT:
             client_unreachable_in_telegram(notification.client_id, error.message)

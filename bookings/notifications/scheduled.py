@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 
 from dateutil.relativedelta import relativedelta
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q, Value
+from django.db.models.functions import Concat
 from django.utils import timezone
 
 from bookings.models import (
@@ -24,7 +25,7 @@ from bookings.models import (
     NotificationState,
     RecipientKind,
 )
-from bookings.notifications.dispatch import MAX_ATTEMPTS, claim_timeout
+from bookings.notifications.dispatch import MAX_AGE, MAX_AGE_ERROR, claim_timeout
 from bookings.notifications.events import client_channel
 from bookings.notifications.queue import queue_send
 from clients.models import Consent, ConsentPurpose
@@ -149,17 +150,18 @@ def scan_return_nudges(now: datetime | None = None) -> list[int]:
 
 
 def outbox_sweep(now: datetime | None = None, *, grace: timedelta) -> list[int]:
-    """Re-queue pending rows whose task should have run ``grace`` ago; give up on exhausted ones.
+    """Re-queue pending rows whose task should have run ``grace`` ago; give up on ones older than ``MAX_AGE``.
 
     Catches what the queue lost: a broker down when the booking was saved, a worker
-    killed mid-send (its claim goes stale), a countdown dropped by a restart. Returns
-    the ids queued. Queuing a row twice is harmless: the send claims it.
+    killed mid-send (its claim goes stale), a countdown dropped by a restart, and the
+    hourly retries during a long Telegram or SMTP outage, which are never given a
+    countdown. Returns the ids queued. Queuing a row twice is harmless: the send claims it.
     """
     now = now or timezone.now()
     unclaimed = Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - claim_timeout())
-    exhausted = Notification.objects.filter(unclaimed, state=NotificationState.PENDING, attempts__gte=MAX_ATTEMPTS)
-    gave_up = exhausted.update(state=NotificationState.FAILED, claimed_at=None,
-                               last_error="Не отправлено: исчерпаны попытки.")
+    too_old = Notification.objects.filter(unclaimed, state=NotificationState.PENDING, created_at__lte=now - MAX_AGE)
+    gave_up = too_old.update(state=NotificationState.FAILED, claimed_at=None,
+                             last_error=Concat(Value(f"{MAX_AGE_ERROR} "), F("last_error")))
     forgotten = Q(queued_at__lt=now - grace) | Q(queued_at__isnull=True, created_at__lt=now - grace)
     with transaction.atomic():
         ids = list(
