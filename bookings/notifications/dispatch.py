@@ -33,6 +33,7 @@ from bookings.notifications import render, transports
 from bookings.notifications.render import has_marketing_consent
 from bookings.notifications.queue import queue_send
 from bookings.notifications.transports import TransportError
+from clients.consents import consent_withdrawn
 from clients.models import Client
 
 logger = logging.getLogger(__name__)
@@ -106,6 +107,8 @@ def stale_status_reason(notification: Notification) -> str | None:
 def skip_reason(notification: Notification, now: datetime) -> str | None:
     """Why the row should not be sent any more (pretix: re-check after claiming), or ``None``."""
     booking, key = notification.booking, notification.template_key
+    if notification.recipient_kind == RecipientKind.CLIENT and consent_withdrawn(notification.client_id):
+        return "Клиент отозвал согласие на обработку персональных данных: сообщения ему не отправляются."
     if key in STATUS_TEMPLATES:
         return stale_status_reason(notification)
     if key == "client_reminder":

@@ -28,6 +28,7 @@ from bookings.models import (
 from bookings.notifications.dispatch import MAX_AGE, MAX_AGE_ERROR, claim_timeout
 from bookings.notifications.events import client_channel
 from bookings.notifications.queue import queue_send
+from clients.consents import clients_who_withdrew
 from clients.models import Consent, ConsentPurpose
 from workshops.models import Service, Workshop
 
@@ -61,7 +62,8 @@ def _insert_new(rows: list[Notification], now: datetime) -> list[int]:
 
 
 def reminder_bookings(workshop: Workshop, hours: int, later: int, now: datetime):
-    """Active bookings of the branch whose reminder ``hours`` before is due now.
+    """Active bookings of the branch whose reminder ``hours`` before is due now (none of
+    clients who withdrew their consent).
 
     Due from ``starts_at - hours`` until the next smaller reminder takes over
     (``starts_at - later``); a booking made after its reminder's moment does not get it.
@@ -70,7 +72,7 @@ def reminder_bookings(workshop: Workshop, hours: int, later: int, now: datetime)
         workshop=workshop, status__in=ACTIVE_STATUSES,
         starts_at__gt=now + timedelta(hours=later), starts_at__lte=now + timedelta(hours=hours),
         created_at__lt=F("starts_at") - timedelta(hours=hours),
-    ).select_related("client", "workshop")
+    ).exclude(client_id__in=clients_who_withdrew()).select_related("client", "workshop")
 
 
 def scan_reminders(now: datetime | None = None) -> list[int]:
@@ -120,6 +122,7 @@ def nudge_visits(months: int, now: datetime):
         )
         .exclude(Exists(later_visit))
         .exclude(Exists(booked_ahead))
+        .exclude(client_id__in=clients_who_withdrew())
         .select_related("client", "workshop")
     )
 
