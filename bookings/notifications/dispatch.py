@@ -30,6 +30,7 @@ from bookings.models import (
     RecipientKind,
 )
 from bookings.notifications import render, transports
+from bookings.notifications.managers_chat import manager_chat_migrate
 from bookings.notifications.render import has_marketing_consent
 from bookings.notifications.queue import queue_send
 from bookings.notifications.transports import TransportError
@@ -172,7 +173,14 @@ def deliver(notification: Notification, now: datetime) -> str:
     if notification.channel == NotificationChannel.TELEGRAM:
         chat_id = telegram_chat_for(notification)
         message = render.render_telegram(notification, now=now)
-        return transports.telegram_send(chat_id, message.text, message.reply_markup)
+        try:
+            return transports.telegram_send(chat_id, message.text, message.reply_markup)
+        except transports.ChatMigrated as moved:
+            if notification.recipient_kind != RecipientKind.MANAGERS:
+                raise
+            # The managers' group became a supergroup: follow it, for this and every later message.
+            manager_chat_migrate(old_chat_id=chat_id, new_chat_id=moved.new_chat_id)
+            return transports.telegram_send(moved.new_chat_id, message.text, message.reply_markup)
     addresses = email_addresses_for(notification)
     message = render.render_email(notification, now=now)
     return transports.email_send(addresses, message.subject, message.text, message.html, message.attachments)
