@@ -11,7 +11,8 @@ membership and the booking's state in the database (``bookings.notifications.act
 - ``/ads`` and ``nt:ads:ask`` (on the thank-you) — show the separate marketing consent,
   ``nt:ads:yes:<version>`` — accept it; ``/stop_ads`` — withdraw it at once;
 - ``/link CODE`` — link a staff member's Telegram; ``/chatid`` — show the chat's id (for
-  the branch's managers' chat).
+  the branch's managers' chat);
+- the service message of a group upgraded to a supergroup — the managers' chat follows it.
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ from asgiref.sync import sync_to_async
 from django.utils import timezone
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, ContextTypes, filters
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
 
 from bookings.models import BookingStatus
 from bookings.notifications import actions
+from bookings.notifications.managers_chat import manager_chat_migrate
 from clients.models import Client
 from clients.services import marketing_consent_withdraw
 from workshops.errors import DomainError
@@ -173,6 +175,16 @@ async def chat_id(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     )
 
 
+async def chat_migrated(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A group became a supergroup: a branch whose managers' chat it was follows it to the new id."""
+    message = update.effective_message
+    if message.migrate_to_chat_id:
+        old_chat_id, new_chat_id = message.chat.id, message.migrate_to_chat_id
+    else:
+        old_chat_id, new_chat_id = message.migrate_from_chat_id, message.chat.id
+    await sync_to_async(manager_chat_migrate)(old_chat_id=old_chat_id, new_chat_id=new_chat_id)
+
+
 def handlers() -> list[BaseHandler]:
     """The notification handlers, for the bot's application factory to add (group 0)."""
     return [
@@ -185,4 +197,5 @@ def handlers() -> list[BaseHandler]:
         CommandHandler("stop_ads", stop_ads),
         CommandHandler("link", link_staff, filters=filters.ChatType.PRIVATE),
         CommandHandler("chatid", chat_id),
+        MessageHandler(filters.StatusUpdate.MIGRATE, chat_migrated),
     ]

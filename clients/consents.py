@@ -12,7 +12,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from clients.models import Client, Consent
+from clients.models import Client, Consent, ConsentPurpose
 
 
 def consent_text_hash(text: str) -> str:
@@ -61,7 +61,8 @@ def consent_withdraw_telegram(*, telegram_user_id: int) -> int:
     and to marketing messages, which need the data too — whether it was given from this
     Telegram account or is on the client this account is linked to. The rows stay as
     evidence of what was agreed and when. The Telegram account is unlinked from the client,
-    so reminders and messages stop and the bot knows nothing of the person until they agree
+    and the outbox sends such a client nothing on any channel (``consent_withdrawn``), so
+    reminders and messages stop; the bot knows nothing of the person until they agree
     again. Deleting the client's data is the operator's step (within 30 days, as the text says).
     """
     client_ids = list(Client.objects.filter(telegram_user_id=telegram_user_id).values_list("pk", flat=True))
@@ -72,3 +73,21 @@ def consent_withdraw_telegram(*, telegram_user_id: int) -> int:
         telegram_user_id=None, telegram_username="", telegram_blocked_at=None, updated_at=timezone.now(),
     )
     return withdrawn
+
+
+def clients_who_withdrew():
+    """Ids of clients who withdrew their consent to personal-data processing and have not given it again.
+
+    A queryset of ``client_id`` values, to use as a subquery. A client with no consent
+    rows at all (entered by staff from a phone call) is not among them: they never
+    withdrew anything.
+    """
+    personal_data = Consent.objects.filter(purpose=ConsentPurpose.PERSONAL_DATA, client__isnull=False)
+    standing = personal_data.filter(withdrawn_at__isnull=True).values("client_id")
+    return personal_data.filter(withdrawn_at__isnull=False).exclude(client_id__in=standing).values("client_id")
+
+
+def consent_withdrawn(client_id: int | None) -> bool:
+    """Whether this client withdrew their personal-data consent (and has not given it again):
+    then we send them nothing, on any channel."""
+    return client_id is not None and clients_who_withdrew().filter(client_id=client_id).exists()

@@ -76,6 +76,7 @@ class BotApiState:
     updates: list[dict] = field(default_factory=list)
     messages: dict[tuple[int, int], dict] = field(default_factory=dict)  # (chat_id, message_id) → message
     blocked_chats: set[int] = field(default_factory=set)
+    migrated_chats: dict[int, int] = field(default_factory=dict)  # group id → its supergroup's id
     failures: list[Failure] = field(default_factory=list)
     holds: list[Hold] = field(default_factory=list)
     webhook_url: str = ""
@@ -202,6 +203,24 @@ class BotApiServer:
         """From now on sends to ``chat_id`` answer 403 «bot was blocked by the user»."""
         with self._lock:
             self.state.blocked_chats.add(chat_id)
+
+    def upgrade_to_supergroup(self, chat_id: int, new_chat_id: int, by_user_id: int = 1) -> list[dict]:
+        """The group ``chat_id`` became the supergroup ``new_chat_id``, as Telegram does it.
+
+        From now on sends to the old id answer 400 «group chat was upgraded to a supergroup
+        chat» with ``parameters.migrate_to_chat_id``. Returns the two service-message updates
+        the bot receives: ``migrate_to_chat_id`` in the old chat, ``migrate_from_chat_id`` in the new.
+        """
+        with self._lock:
+            self.state.migrated_chats[chat_id] = new_chat_id
+        old = {"id": chat_id, "type": "group", "title": "Менеджеры"}
+        new = {"id": new_chat_id, "type": "supergroup", "title": "Менеджеры"}
+        return [
+            self.push_update({"message": {"message_id": 1000, "date": int(time.time()), "chat": old,
+                                          "from": self.user(by_user_id), "migrate_to_chat_id": new_chat_id}}),
+            self.push_update({"message": {"message_id": 1, "date": int(time.time()), "chat": new,
+                                          "from": self.user(by_user_id), "migrate_from_chat_id": chat_id}}),
+        ]
 
     def fail_next(self, method: str | None = None, *, chat_id: int | None = None, error_code: int = 429,
                   description: str = "Too Many Requests: retry after 1", retry_after: int | None = 1,
@@ -367,6 +386,10 @@ class BotApiServer:
                 return failure
             if method in SEND_METHODS and chat_id in self.state.blocked_chats:
                 return self._error(403, "Forbidden: bot was blocked by the user")
+            if method in SEND_METHODS and chat_id in self.state.migrated_chats:
+                code, payload = self._error(400, "Bad Request: group chat was upgraded to a supergroup chat")
+                payload["parameters"] = {"migrate_to_chat_id": self.state.migrated_chats[chat_id]}
+                return code, payload
             if method in SEND_METHODS and self.enforce_limits and chat_id is not None and self._over_limits(chat_id):
                 self.rejected_429 += 1
                 return self._error(429, "Too Many Requests: retry after 1", 1)

@@ -40,8 +40,10 @@ def _booking(booking_id: int) -> Booking:
 def manager_decides(*, telegram_user_id: int, booking_id: int, to_status: str) -> tuple[Booking, AbstractBaseUser]:
     """A manager pressed «Подтвердить» / «Отменить»: change the status as that staff user.
 
-    Only an active staff user whose Telegram is linked and who works at the booking's
-    branch may; anyone else gets ``NotAllowed`` and nothing is written.
+    Only an active staff user whose Telegram is linked, who works at the booking's branch
+    and who may change bookings (the permission admin's «Подтвердить» / «Отменить» need) may;
+    anyone else gets ``NotAllowed`` and nothing is written. Everyone in the managers' chat
+    sees the buttons, so the buttons must not grant more than admin does.
     """
     if to_status not in (BookingStatus.CONFIRMED, BookingStatus.CANCELLED):
         raise NotAllowed("Такого действия нет.")
@@ -51,6 +53,8 @@ def manager_decides(*, telegram_user_id: int, booking_id: int, to_status: str) -
             "Ваш Telegram не привязан к сотруднику. Получите код в админке («Привязать Telegram») "
             "и отправьте боту /link КОД."
         )
+    if not user.has_perm("bookings.change_booking"):
+        raise NotAllowed("У вас нет права подтверждать и отменять записи. Обратитесь к руководителю филиала.")
     booking = _booking(booking_id)
     branch_ids = workshop_ids_for_user(user)
     if branch_ids is not None and booking.workshop_id not in branch_ids:

@@ -89,8 +89,11 @@ class NotificationAdmin(BranchScopedAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
 
     @action(description="Отправить ещё раз (только недоставленные)", permissions=["view"])
     def retry(self, request: HttpRequest, queryset: QuerySet) -> None:
-        count = notifications_retry(list(queryset.values_list("id", flat=True)))
-        messages.info(request, f"Поставлено в очередь: {count}.")
+        queued, skipped = notifications_retry(list(queryset.values_list("id", flat=True)))
+        text = f"Поставлено в очередь: {queued}."
+        if skipped:
+            text += f" Уже не нужны (запись с тех пор изменилась), не отправлены: {skipped}."
+        messages.info(request, text)
 
 
 def booking_notifications_table(booking: Booking) -> str:

@@ -30,18 +30,28 @@ from bookings.models import (
     RecipientKind,
 )
 from bookings.notifications import render, transports
+from bookings.notifications.managers_chat import manager_chat_migrate
 from bookings.notifications.render import has_marketing_consent
 from bookings.notifications.queue import queue_send
 from bookings.notifications.transports import TransportError
+from clients.consents import consent_withdrawn
 from clients.models import Client
 
 logger = logging.getLogger(__name__)
 
-# Seconds to wait after the 1st, 2nd, … temporary failure; after the last, the row fails.
+# Seconds to wait after the 1st, 2nd, … temporary failure; from then on, the last (hourly).
+# A temporary failure (Telegram or the SMTP server down, a timeout, a 5xx) is never the
+# message's fault, so it is retried for as long as the message is useful (DESIGN §3:
+# never lost because Telegram or the SMTP server was down) ...
 BACKOFF_SECONDS = (30, 120, 600, 1800, 3600)
-MAX_ATTEMPTS = len(BACKOFF_SECONDS) + 1
+# ... but not for ever: a message not sent within this time of being written is of no use
+# any more (its visit has passed, its news is old) and fails, visible in admin.
+MAX_AGE = timedelta(days=3)
+MAX_AGE_ERROR = "Не отправлено за 3 дня — сообщение устарело."
 # Retries this near are queued with a countdown; later ones are left to the sweep.
 COUNTDOWN_LIMIT_SECONDS = 600
+# The client's status messages: each is sent only while it still describes the booking.
+STATUS_TEMPLATES = frozenset({"client_booking_confirmed", "client_booking_cancelled", "client_booking_rescheduled"})
 
 
 def claim_timeout() -> timedelta:
@@ -49,9 +59,9 @@ def claim_timeout() -> timedelta:
 
 
 def claimable_q(now: datetime) -> Q:
-    """Pending, due, not given up on, and nobody (alive) working on it."""
+    """Pending, due, and nobody (alive) working on it."""
     return (
-        Q(state=NotificationState.PENDING, next_attempt_at__lte=now, attempts__lt=MAX_ATTEMPTS)
+        Q(state=NotificationState.PENDING, next_attempt_at__lte=now)
         & (Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - claim_timeout()))
     )
 
@@ -73,9 +83,35 @@ def _mine(notification: Notification, claimed_at: datetime):
     return Notification.objects.filter(pk=notification.pk, claimed_at=claimed_at, state=NotificationState.PENDING)
 
 
+def stale_status_reason(notification: Notification) -> str | None:
+    """Why a client's status message no longer describes the booking, or ``None``.
+
+    A message whose first attempt failed is retried later, possibly after the next
+    change was already reported: without this, a retried «подтверждена» would arrive
+    after «отменена», or «перенесена на B» after «перенесена на C», and the client's
+    last message would be wrong.
+    """
+    booking, key = notification.booking, notification.template_key
+    if key == "client_booking_confirmed" and booking.status != BookingStatus.CONFIRMED:
+        return f"Сообщение устарело: запись уже не подтверждена (статус — «{booking.get_status_display()}»)."
+    if key == "client_booking_cancelled" and booking.status != BookingStatus.CANCELLED:
+        return f"Сообщение устарело: запись уже не отменена (статус — «{booking.get_status_display()}»)."
+    if key == "client_booking_rescheduled":
+        if booking.status not in ACTIVE_STATUSES:
+            return f"Сообщение устарело: запись уже «{booking.get_status_display()}»."
+        history = notification.history
+        if history is not None and history.new_starts_at != booking.starts_at:
+            return "Сообщение устарело: запись с тех пор перенесена ещё раз."
+    return None
+
+
 def skip_reason(notification: Notification, now: datetime) -> str | None:
     """Why the row should not be sent any more (pretix: re-check after claiming), or ``None``."""
     booking, key = notification.booking, notification.template_key
+    if notification.recipient_kind == RecipientKind.CLIENT and consent_withdrawn(notification.client_id):
+        return "Клиент отозвал согласие на обработку персональных данных: сообщения ему не отправляются."
+    if key in STATUS_TEMPLATES:
+        return stale_status_reason(notification)
     if key == "client_reminder":
         if booking.status not in ACTIVE_STATUSES:
             return "Запись отменена или завершена."
@@ -137,7 +173,14 @@ def deliver(notification: Notification, now: datetime) -> str:
     if notification.channel == NotificationChannel.TELEGRAM:
         chat_id = telegram_chat_for(notification)
         message = render.render_telegram(notification, now=now)
-        return transports.telegram_send(chat_id, message.text, message.reply_markup)
+        try:
+            return transports.telegram_send(chat_id, message.text, message.reply_markup)
+        except transports.ChatMigrated as moved:
+            if notification.recipient_kind != RecipientKind.MANAGERS:
+                raise
+            # The managers' group became a supergroup: follow it, for this and every later message.
+            manager_chat_migrate(old_chat_id=chat_id, new_chat_id=moved.new_chat_id)
+            return transports.telegram_send(moved.new_chat_id, message.text, message.reply_markup)
     addresses = email_addresses_for(notification)
     message = render.render_email(notification, now=now)
     return transports.email_send(addresses, message.subject, message.text, message.html, message.attachments)
@@ -167,7 +210,7 @@ def notification_send(notification_id: int, *, now: datetime | None = None) -> s
         return record_failure(notification, claimed_at, error, now=now)
     except Exception as error:
         # A bug or a database hiccup must not leave the row claimed until the timeout:
-        # record it as a failed attempt (retried, bounded) and keep the traceback in the log.
+        # record it as a failed attempt (retried until MAX_AGE) and keep the traceback in the log.
         logger.exception("Notification %s: unexpected error while sending", notification_id)
         return record_failure(
             notification, claimed_at, TransportError(f"Внутренняя ошибка: {type(error).__name__}"), now=now
@@ -179,7 +222,11 @@ def notification_send(notification_id: int, *, now: datetime | None = None) -> s
 
 
 def record_failure(notification: Notification, claimed_at: datetime, error: TransportError, *, now: datetime) -> str:
-    """Write the outcome of a failed send: wait and retry, retry with backoff, or give up."""
+    """Write the outcome of a failed send: wait and retry, retry with backoff, or give up.
+
+    Gives up on a permanent error at once, on a temporary one only once the row is
+    ``MAX_AGE`` old; otherwise retries after ``BACKOFF_SECONDS`` (capped at its last value).
+    """
     mine = _mine(notification, claimed_at)
     if error.retry_after is not None and not error.permanent:
         # Telegram asked us to wait (or our limiter did): not the message's fault, not an attempt.
@@ -189,8 +236,10 @@ def record_failure(notification: Notification, claimed_at: datetime, error: Tran
         queue_send([notification.pk], countdown=error.retry_after)
         logger.info("Notification %s: rate limited, retry in %.1fs", notification.pk, error.retry_after)
         return NotificationState.PENDING
-    if error.permanent or notification.attempts >= MAX_ATTEMPTS:
-        mine.update(state=NotificationState.FAILED, claimed_at=None, last_error=error.message)
+    too_old = now - notification.created_at >= MAX_AGE
+    if error.permanent or too_old:
+        message = error.message if error.permanent else f"{MAX_AGE_ERROR} {error.message}"
+        mine.update(state=NotificationState.FAILED, claimed_at=None, last_error=message)
         logger.warning("Notification %s failed for good after %d attempt(s)", notification.pk, notification.attempts)
         if error.recipient_gone and notification.recipient_kind == RecipientKind.CLIENT:
             client_unreachable_in_telegram(notification.client_id, error.message)
@@ -215,16 +264,29 @@ def client_unreachable_in_telegram(client_id: int, error: str) -> None:
     ).update(state=NotificationState.FAILED, last_error=error)
 
 
-def notifications_retry(notification_ids: list[int], *, now: datetime | None = None) -> int:
+def notifications_retry(notification_ids: list[int], *, now: datetime | None = None) -> tuple[int, int]:
     """Staff asked to send failed rows again: they become pending with fresh attempts and are queued.
 
-    Rows already sent, skipped or pending are left as they are. Returns how many were re-queued.
+    A row that would not be sent any more (a «подтверждена» for a booking cancelled since,
+    a reminder of a visit that is over) is marked skipped with the reason instead, so
+    staff cannot resend a message that would mislead the client. Rows already sent,
+    skipped or pending are left as they are. Returns (re-queued, skipped).
     """
     now = now or timezone.now()
-    ids = list(Notification.objects.filter(pk__in=notification_ids, state=NotificationState.FAILED)
-               .values_list("id", flat=True))
+    failed = Notification.objects.filter(pk__in=notification_ids, state=NotificationState.FAILED).select_related(
+        "booking", "history"
+    )
+    ids, skipped = [], 0
+    for notification in failed:
+        reason = skip_reason(notification, now)
+        if reason:
+            skipped += Notification.objects.filter(pk=notification.pk, state=NotificationState.FAILED).update(
+                state=NotificationState.SKIPPED, last_error=reason
+            )
+        else:
+            ids.append(notification.pk)
     Notification.objects.filter(pk__in=ids, state=NotificationState.FAILED).update(
         state=NotificationState.PENDING, attempts=0, next_attempt_at=now, claimed_at=None, queued_at=now
     )
     transaction.on_commit(lambda: queue_send(ids))
-    return len(ids)
+    return len(ids), skipped

@@ -30,6 +30,7 @@ from bookings.models import (
     RecipientKind,
 )
 from bookings.notifications.queue import queue_send
+from clients.consents import consent_withdrawn
 from workshops.models import Workshop
 
 CLIENT_TEMPLATES = {
@@ -72,8 +73,9 @@ def client_channel(booking: Booking, *, telegram_only: bool = False) -> str | No
 
 def client_rows(booking: Booking, template_key: str, history: BookingHistory | None = None, *,
                 telegram_only: bool = False, **fields) -> list[Notification]:
+    """The client's row, by their channel; none for a client who withdrew their consent (/withdraw)."""
     channel = client_channel(booking, telegram_only=telegram_only)
-    if channel is None:
+    if channel is None or consent_withdrawn(booking.client_id):
         return []
     return [Notification(
         booking=booking, workshop=booking.workshop, history=history, recipient_kind=RecipientKind.CLIENT,

@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 
 from dateutil.relativedelta import relativedelta
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q, Value
+from django.db.models.functions import Concat
 from django.utils import timezone
 
 from bookings.models import (
@@ -24,9 +25,10 @@ from bookings.models import (
     NotificationState,
     RecipientKind,
 )
-from bookings.notifications.dispatch import MAX_ATTEMPTS, claim_timeout
+from bookings.notifications.dispatch import MAX_AGE, MAX_AGE_ERROR, claim_timeout
 from bookings.notifications.events import client_channel
 from bookings.notifications.queue import queue_send
+from clients.consents import clients_who_withdrew
 from clients.models import Consent, ConsentPurpose
 from workshops.models import Service, Workshop
 
@@ -60,7 +62,8 @@ def _insert_new(rows: list[Notification], now: datetime) -> list[int]:
 
 
 def reminder_bookings(workshop: Workshop, hours: int, later: int, now: datetime):
-    """Active bookings of the branch whose reminder ``hours`` before is due now.
+    """Active bookings of the branch whose reminder ``hours`` before is due now (none of
+    clients who withdrew their consent).
 
     Due from ``starts_at - hours`` until the next smaller reminder takes over
     (``starts_at - later``); a booking made after its reminder's moment does not get it.
@@ -69,7 +72,7 @@ def reminder_bookings(workshop: Workshop, hours: int, later: int, now: datetime)
         workshop=workshop, status__in=ACTIVE_STATUSES,
         starts_at__gt=now + timedelta(hours=later), starts_at__lte=now + timedelta(hours=hours),
         created_at__lt=F("starts_at") - timedelta(hours=hours),
-    ).select_related("client", "workshop")
+    ).exclude(client_id__in=clients_who_withdrew()).select_related("client", "workshop")
 
 
 def scan_reminders(now: datetime | None = None) -> list[int]:
@@ -119,6 +122,7 @@ def nudge_visits(months: int, now: datetime):
         )
         .exclude(Exists(later_visit))
         .exclude(Exists(booked_ahead))
+        .exclude(client_id__in=clients_who_withdrew())
         .select_related("client", "workshop")
     )
 
@@ -149,17 +153,18 @@ def scan_return_nudges(now: datetime | None = None) -> list[int]:
 
 
 def outbox_sweep(now: datetime | None = None, *, grace: timedelta) -> list[int]:
-    """Re-queue pending rows whose task should have run ``grace`` ago; give up on exhausted ones.
+    """Re-queue pending rows whose task should have run ``grace`` ago; give up on ones older than ``MAX_AGE``.
 
     Catches what the queue lost: a broker down when the booking was saved, a worker
-    killed mid-send (its claim goes stale), a countdown dropped by a restart. Returns
-    the ids queued. Queuing a row twice is harmless: the send claims it.
+    killed mid-send (its claim goes stale), a countdown dropped by a restart, and the
+    hourly retries during a long Telegram or SMTP outage, which are never given a
+    countdown. Returns the ids queued. Queuing a row twice is harmless: the send claims it.
     """
     now = now or timezone.now()
     unclaimed = Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - claim_timeout())
-    exhausted = Notification.objects.filter(unclaimed, state=NotificationState.PENDING, attempts__gte=MAX_ATTEMPTS)
-    gave_up = exhausted.update(state=NotificationState.FAILED, claimed_at=None,
-                               last_error="Не отправлено: исчерпаны попытки.")
+    too_old = Notification.objects.filter(unclaimed, state=NotificationState.PENDING, created_at__lte=now - MAX_AGE)
+    gave_up = too_old.update(state=NotificationState.FAILED, claimed_at=None,
+                             last_error=Concat(Value(f"{MAX_AGE_ERROR} "), F("last_error")))
     forgotten = Q(queued_at__lt=now - grace) | Q(queued_at__isnull=True, created_at__lt=now - grace)
     with transaction.atomic():
         ids = list(

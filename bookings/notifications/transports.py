@@ -53,6 +53,14 @@ class TransportError(Exception):
         self.recipient_gone = recipient_gone
 
 
+class ChatMigrated(TransportError):
+    """The group became a supergroup (Telegram's 400 with ``migrate_to_chat_id``): send to ``new_chat_id``."""
+
+    def __init__(self, message: str, *, new_chat_id: int) -> None:
+        super().__init__(message, permanent=True)
+        self.new_chat_id = new_chat_id
+
+
 # --- Telegram --------------------------------------------------------------------------
 
 @lru_cache(maxsize=1)
@@ -85,6 +93,9 @@ def _raise_for(body: dict) -> dict:
     code = int(body.get("error_code") or 0)
     description = _hide_token(str(body.get("description") or "без описания"))
     message = f"Telegram {code}: {description}"
+    migrate_to = (body.get("parameters") or {}).get("migrate_to_chat_id")
+    if migrate_to:
+        raise ChatMigrated(message, new_chat_id=int(migrate_to))
     if code == 429:
         retry_after = float((body.get("parameters") or {}).get("retry_after") or 1)
         raise TransportError(message, retry_after=retry_after)

@@ -4,6 +4,7 @@ import asyncio
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.utils import timezone
 from telegram import Update
 from telegram.ext import Application
@@ -16,7 +17,7 @@ from botapp.notify_handlers import handlers
 from clients.models import Consent, ConsentPurpose
 from tests.factories import MembershipFactory, UserFactory, WorkshopFactory
 from tests.notifications.conftest import CLIENT_TG, MANAGERS_CHAT
-from workshops.models import StaffTelegramLink
+from workshops.models import StaffRole, StaffTelegramLink
 from workshops.staff_telegram import staff_telegram_code_issue
 
 # The handlers reach the database from PTB's worker thread, so the data must be committed.
@@ -54,6 +55,7 @@ def alert(server) -> str:
 @pytest.fixture
 def olga(branch):
     user = UserFactory(username="olga", first_name="Ольга", last_name="Смирнова")
+    user.user_permissions.add(Permission.objects.get(codename="change_booking"))
     MembershipFactory(user=user, workshop=branch)
     StaffTelegramLink.objects.create(user=user, telegram_user_id=OLGA_TG, linked_at=timezone.now())
     return user
@@ -94,8 +96,23 @@ def test_someone_without_a_linked_account_is_refused_and_nothing_changes(booking
     assert botapi.calls("editMessageText") == []
 
 
+def test_a_branch_employee_without_the_change_booking_permission_is_refused(booking, managers_message, botapi):
+    petr = UserFactory(username="petr", first_name="Пётр")
+    petr.user_permissions.add(Permission.objects.get(codename="view_booking"))
+    MembershipFactory(user=petr, workshop=booking.workshop, role=StaffRole.STAFF)
+    StaffTelegramLink.objects.create(user=petr, telegram_user_id=STRANGER_TG, linked_at=timezone.now())
+    history = BookingHistory.objects.count()
+    run_updates(botapi, botapi.user_presses(STRANGER_TG, f"nt:mgr:cancel:{booking.pk}", managers_message))
+    assert alert(botapi) == "У вас нет права подтверждать и отменять записи. Обратитесь к руководителю филиала."
+    booking.refresh_from_db()
+    assert booking.status == BookingStatus.NEW and BookingHistory.objects.count() == history
+    assert not Notification.objects.filter(booking=booking, template_key="client_booking_cancelled").exists()
+    assert botapi.calls("editMessageText") == []
+
+
 def test_a_manager_of_another_branch_is_refused(booking, managers_message, botapi):
     petr = UserFactory(username="petr")
+    petr.user_permissions.add(Permission.objects.get(codename="change_booking"))
     MembershipFactory(user=petr, workshop=WorkshopFactory(name="СТО Север"))
     StaffTelegramLink.objects.create(user=petr, telegram_user_id=STRANGER_TG, linked_at=timezone.now())
     run_updates(botapi, botapi.user_presses(STRANGER_TG, f"nt:mgr:cancel:{booking.pk}", managers_message))

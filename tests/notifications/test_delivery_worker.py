@@ -135,3 +135,21 @@ def test_the_worker_waits_out_a_429_before_sending_again(delivery, branch, lift,
     refused, sent = [c for c in delivery.botapi.calls("sendMessage") if c.params["chat_id"] == MANAGERS_CHAT]
     assert (refused.status, sent.status) == (429, 200)
     assert sent.at - refused.at >= 2.0
+
+
+def test_a_message_retried_for_hours_is_sent_by_the_worker_once_the_sweep_finds_it(
+    delivery, branch, lift, oil_change, tg_client
+):
+    delivery.botapi.fail_next("sendMessage", chat_id=MANAGERS_CHAT, error_code=502, description="Bad Gateway",
+                              retry_after=None)
+    booking = book(branch, oil_change, tg_client)
+    row = delivery.botapi.wait_for(lambda: Notification.objects.filter(
+        booking=booking, attempts=1, claimed_at=None, last_error="Telegram 502: Bad Gateway").first(), timeout=30)
+    # Telegram was down for ten hours: ten failed attempts, the last retry due now and left to the sweep.
+    now = timezone.now()
+    Notification.objects.filter(pk=row.pk).update(attempts=10, next_attempt_at=now, queued_at=now - timedelta(hours=1))
+    assert row.pk in outbox_sweep(grace=timedelta(seconds=120))
+    row = wait_for_state(row, NotificationState.SENT)
+    assert row.attempts == 11
+    wait_for_sentinel(delivery)
+    assert len(delivery.botapi.sent_to(MANAGERS_CHAT)) == 1

@@ -1,5 +1,7 @@
 """Admin: notifications with state and error, scoped to the staff member's branches; Telegram link codes."""
 
+from datetime import UTC
+
 import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
@@ -22,6 +24,7 @@ def failed_reminder(booking):
     return Notification.objects.create(
         booking=booking, workshop=booking.workshop, recipient_kind="client", client=booking.client,
         channel="telegram", template_key="client_reminder", state=NotificationState.FAILED, attempts=1,
+        payload={"hours": 24, "starts_at": booking.starts_at.astimezone(UTC).isoformat()},  # as scan_reminders writes it
         last_error="Telegram 403: Forbidden: bot was blocked by the user",
     )
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from bookings.models import BookingStatus, Notification, NotificationState
 from bookings.notifications import ratelimit
-from bookings.notifications.dispatch import BACKOFF_SECONDS, MAX_ATTEMPTS, notification_send
+from bookings.notifications.dispatch import BACKOFF_SECONDS, MAX_AGE, notification_send
 from bookings.services import booking_create, booking_import_visit, booking_transition
 from tests.conftest import next_weekday
 from tests.factories import UserFactory
@@ -123,22 +123,29 @@ def test_a_chat_that_does_not_exist_fails_for_good(booking, botapi):
     assert row.last_error == "Telegram 400: Bad Request: chat not found"
 
 
-def test_other_errors_retry_with_growing_delays_then_give_up(booking, botapi):
+def test_other_errors_retry_with_growing_delays_capped_at_an_hour(booking, botapi):
     row = telegram_row(booking)
-    botapi.fail_next("sendMessage", error_code=502, description="Bad Gateway", retry_after=None, times=MAX_ATTEMPTS)
+    delays = (*BACKOFF_SECONDS, 3600, 3600)
+    botapi.fail_next("sendMessage", error_code=502, description="Bad Gateway", retry_after=None, times=len(delays))
     now = timezone.now()
-    for attempt, delay in enumerate(BACKOFF_SECONDS, start=1):
+    for attempt, delay in enumerate(delays, start=1):
         assert notification_send(row.pk, now=now) == NotificationState.PENDING
         row.refresh_from_db()
         assert row.attempts == attempt and row.last_error == "Telegram 502: Bad Gateway"
         assert row.next_attempt_at - now == timedelta(seconds=delay)
         now = row.next_attempt_at
         ratelimit.reset()  # the chat's one-second pause is not what this test is about
-    assert notification_send(row.pk, now=now) == NotificationState.FAILED
+    assert notification_send(row.pk, now=now) == NotificationState.SENT
+    assert len(botapi.calls("sendMessage")) == len(delays) + 1
+    assert len(botapi.sent_to(MANAGERS_CHAT)) == 1
+
+
+def test_a_temporary_error_three_days_after_the_message_was_written_fails_it_with_the_reason(booking, botapi):
+    row = telegram_row(booking)
+    botapi.fail_next("sendMessage", error_code=502, description="Bad Gateway", retry_after=None)
+    assert notification_send(row.pk, now=row.created_at + MAX_AGE) == NotificationState.FAILED
     row.refresh_from_db()
-    assert (row.state, row.attempts) == ("failed", MAX_ATTEMPTS)
-    assert len(botapi.calls("sendMessage")) == MAX_ATTEMPTS
-    assert botapi.sent_to(MANAGERS_CHAT) == []
+    assert row.last_error == "Не отправлено за 3 дня — сообщение устарело. Telegram 502: Bad Gateway"
 
 
 def test_an_unreachable_telegram_is_a_temporary_error_whose_message_hides_the_token(booking, settings):

@@ -78,3 +78,18 @@ def test_only_the_latest_visit_of_the_service_counts(last_visit, oil_change):
     booking_import_visit(workshop=last_visit.workshop, client=last_visit.client, service=oil_change,
                          visited_on=timezone.localdate() - timedelta(days=30))
     assert scan_return_nudges(now=due_moment(last_visit)) == []
+
+
+@pytest.mark.parametrize("name", ["Замена масла и фильтра", "Плановое ТО", "Мойка кузова и салона"])
+def test_the_e_mail_subject_reads_right_for_any_service_name(last_visit, name):
+    from bookings.notifications.render import render_email, render_telegram
+
+    last_visit.service.name = name
+    last_visit.service.save()
+    row = Notification(booking=last_visit, workshop=last_visit.workshop, client=last_visit.client,
+                       recipient_kind="client", channel="email", template_key="client_return_nudge",
+                       payload={"months": 6})
+    assert render_email(row).subject == f"Пора на сервис: {name} — СТО Центр"
+    row.channel = "telegram"
+    visit_date = f"{last_visit.starts_at.astimezone(MSK):%d.%m.%Y}"
+    assert f"С вашего визита в СТО Центр ({name}, {visit_date}) прошло 6 мес." in render_telegram(row).text
