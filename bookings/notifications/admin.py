@@ -1,8 +1,7 @@
 """Admin for notifications: the outbox, read-only, scoped to the staff member's branches.
 
-Registered from ``BookingsConfig.ready``. ``BookingNotificationInline`` and
-``booking_notifications_table`` and ``BOOKING_NOTIFICATION_FIELDS`` are used by the booking
-admin (``bookings/admin.py``) so the booking page shows its notifications and rating.
+Registered from ``BookingsConfig.ready``. ``booking_notifications_table`` is used by the booking
+admin (``bookings/admin.py``) so the booking page shows its notifications.
 """
 
 from __future__ import annotations
@@ -26,8 +25,6 @@ STATE_COLORS = {
     NotificationState.FAILED: "danger",
     NotificationState.SKIPPED: "warning",
 }
-# For the booking admin's fieldsets: the client's rating of the visit.
-BOOKING_NOTIFICATION_FIELDS = ("rating", "rated_at")
 
 
 def scoped_to_branches(queryset: QuerySet, request: HttpRequest, field: str = "workshop_id") -> QuerySet:
