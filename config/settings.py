@@ -48,6 +48,16 @@ if DEBUG and public_hosts(ALLOWED_HOSTS):
     )
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
+
+def _public_url(hosts: list[str]) -> str:
+    """Where clients open links from e-mails: https on the first named public host, else the demo's address."""
+    named = [host.lstrip(".") for host in public_hosts(hosts) if host != "*"]
+    return f"https://{named[0]}" if named else "http://localhost:8000"
+
+
+# Links in e-mails (unsubscribe) need the site's address; by default it comes from ALLOWED_HOSTS.
+PUBLIC_URL = (env.str("PUBLIC_URL", default="") or _public_url(ALLOWED_HOSTS)).rstrip("/")
+
 DJANGO_APPS = [
     "unfold",
     "unfold.contrib.filters",

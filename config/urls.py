@@ -3,6 +3,8 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import path
 from django.views.generic import RedirectView
 
+from clients.views import marketing_unsubscribe
+
 
 def healthz(request: HttpRequest) -> HttpResponse:
     """Liveness for the container healthcheck and the reverse proxy."""
@@ -13,4 +15,5 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("unsubscribe/<str:token>/", marketing_unsubscribe, name="marketing_unsubscribe"),
 ]

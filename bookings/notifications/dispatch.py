@@ -183,7 +183,8 @@ def deliver(notification: Notification, now: datetime) -> str:
             return transports.telegram_send(moved.new_chat_id, message.text, message.reply_markup)
     addresses = email_addresses_for(notification)
     message = render.render_email(notification, now=now)
-    return transports.email_send(addresses, message.subject, message.text, message.html, message.attachments)
+    return transports.email_send(addresses, message.subject, message.text, message.html, message.attachments,
+                                 headers=message.headers)
 
 
 def notification_send(notification_id: int, *, now: datetime | None = None) -> str:

@@ -10,7 +10,7 @@ contract with the bot's handlers.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.template import Context
@@ -21,6 +21,7 @@ from django.utils import timezone
 from bookings.models import Booking, BookingStatus, Notification, NotificationChannel, RecipientKind
 from clients.models import Consent, ConsentPurpose
 from clients.normalize import format_phone
+from clients.unsubscribe import unsubscribe_url
 from workshops.models import Workshop
 
 WEEKDAYS = ["пн", "вт", "ср", "чт", "пт", "сб", "вс"]
@@ -41,6 +42,8 @@ EMAIL_RENDERERS = {
     "owner_weekly_report": "reports.services.weekly_report_email",
 }
 RATING_LABELS = {1: "1", 2: "2", 3: "3", 4: "4", 5: "5 ⭐"}
+# Messages sent only with a marketing consent: their e-mails carry an unsubscribe link.
+MARKETING_KEYS = frozenset({"client_return_nudge"})
 
 
 @dataclass(frozen=True)
@@ -51,12 +54,13 @@ class TelegramMessage:
 
 @dataclass(frozen=True)
 class EmailMessage:
-    """``attachments``: (filename, content, MIME type) triples, built at send time."""
+    """``attachments``: (filename, content, MIME type) triples, built at send time; ``headers``: extra ones."""
 
     subject: str
     text: str
     html: str
     attachments: tuple[tuple[str, bytes, str], ...] = ()
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 def local_when(moment: datetime | None, workshop: Workshop) -> str:
@@ -170,8 +174,16 @@ def render_email(notification: Notification, *, now: datetime | None = None) -> 
         return import_string(EMAIL_RENDERERS[notification.template_key])(notification, now=now)
     context = context_for(notification, now=now)
     key = notification.template_key
+    headers = {}
+    if key in MARKETING_KEYS and notification.client_id:
+        # A client without Telegram cannot send /stop_ads: a link, and the header mail programs
+        # turn into an «unsubscribe» button (one click, RFC 8058).
+        context["unsubscribe_url"] = unsubscribe_url(notification.client_id)
+        headers = {"List-Unsubscribe": f"<{context['unsubscribe_url']}>",
+                   "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
     return EmailMessage(
         subject=_render_text(f"notifications/{key}.subject.txt", context),
         text=_render_text(f"notifications/{key}.txt", context),
         html=get_template(f"notifications/{key}.html").render(context),
+        headers=headers,
     )

@@ -6,7 +6,7 @@ import logging
 import smtplib
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from email.utils import make_msgid
 from functools import lru_cache
 
@@ -134,14 +134,15 @@ def telegram_send(chat_id: int, text: str, reply_markup: dict | None = None) -> 
 # --- e-mail ------------------------------------------------------------------------------
 
 def email_send(
-    to: list[str], subject: str, text: str, html: str, attachments: Sequence[tuple[str, bytes, str]] = ()
+    to: list[str], subject: str, text: str, html: str, attachments: Sequence[tuple[str, bytes, str]] = (),
+    headers: Mapping[str, str] | None = None,
 ) -> str:
-    """Send one e-mail (text with an HTML alternative, and any (filename, content, MIME type)
-    attachments) through ``EMAIL_URL``; return its Message-ID."""
+    """Send one e-mail (text with an HTML alternative, any (filename, content, MIME type)
+    attachments and extra headers) through ``EMAIL_URL``; return its Message-ID."""
     message_id = make_msgid(domain="sto-booking")
     message = EmailMultiAlternatives(
         subject=" ".join(subject.split()), body=text, from_email=settings.DEFAULT_FROM_EMAIL, to=to,
-        connection=get_connection(timeout=SMTP_TIMEOUT_SECONDS), headers={"Message-ID": message_id},
+        connection=get_connection(timeout=SMTP_TIMEOUT_SECONDS), headers={**(headers or {}), "Message-ID": message_id},
     )
     message.attach_alternative(html, "text/html")
     for filename, content, mimetype in attachments:

@@ -90,3 +90,16 @@ def test_the_proxy_header_marks_a_request_as_https(https_redirect, client):
     assert response.status_code == 200
     assert response.wsgi_request.is_secure()
     assert "max-age=" in response["Strict-Transport-Security"]
+
+
+@pytest.mark.parametrize(("overrides", "expected"), [
+    ({"ALLOWED_HOSTS": "localhost,sto.example.ru"}, "https://sto.example.ru"),
+    ({"ALLOWED_HOSTS": ".example.ru"}, "https://example.ru"),
+    ({"ALLOWED_HOSTS": "sto.example.ru", "PUBLIC_URL": "https://zapis.example.ru/"}, "https://zapis.example.ru"),
+])
+def test_links_in_e_mails_use_the_sites_public_address(overrides, expected):
+    show = [sys.executable, "-c", "from django.conf import settings; print(settings.PUBLIC_URL)"]
+
+    result = run(show, env=production_env(**overrides))
+
+    assert result.stdout.strip() == expected
