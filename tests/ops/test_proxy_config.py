@@ -1,6 +1,6 @@
-"""The nginx site shipped in deploy/proxy: what it logs and how big an upload it lets through.
+"""The proxy sites shipped in deploy/proxy (nginx, Caddy): what they log and how big an upload they let through.
 
-Checked here as text; it was run with nginx 1.22 once (413 page, log lines), see the commit.
+Checked here as text; both were run once (nginx 1.22: the 413 page and log lines; Caddy 2.6: the 413 page).
 """
 
 import re
@@ -28,3 +28,12 @@ def test_an_upload_the_importer_would_take_gets_through_and_a_bigger_one_a_russi
     assert "error_page 413 @too_large;" in CONF
     assert "charset=utf-8" in page and "Файл больше 60 МБ" in page
     assert limits.MAX_FILE_BYTES == 60 * 1024 * 1024, "the page names the limit"
+
+
+def test_the_caddy_site_takes_the_same_uploads_and_answers_a_bigger_one_in_russian():
+    caddy = (ROOT / "deploy/proxy/Caddyfile").read_text()
+    size = re.search(r"max_size (\d+)MB", caddy).group(1)
+
+    assert int(size) * 1024 * 1024 >= limits.MAX_FILE_BYTES
+    assert "@too_large expression" in caddy and "Файл больше 60 МБ" in caddy
+    assert 'Content-Type "text/html; charset=utf-8"' in caddy
