@@ -44,10 +44,10 @@ def webhook_options(*, listen: str, port: int) -> dict[str, object]:
     secret = settings.TELEGRAM_WEBHOOK_SECRET
     parsed = urlparse(url)
     if parsed.scheme not in ("https", "http") or not parsed.netloc:
-        raise ImproperlyConfigured("Set TELEGRAM_WEBHOOK_URL to the public https:// address of the webhook.")
+        raise ImproperlyConfigured("Укажите TELEGRAM_WEBHOOK_URL: публичный адрес вебхука, https://…")
     if not (1 <= len(secret) <= 256) or not set(secret) <= _SECRET_CHARS:
         raise ImproperlyConfigured(
-            "Set TELEGRAM_WEBHOOK_SECRET: 1–256 characters, only A–Z, a–z, 0–9, _ and - (Telegram's rule)."
+            "Укажите TELEGRAM_WEBHOOK_SECRET: 1–256 символов, только A–Z, a–z, 0–9, _ и - (правило Telegram)."
         )
     return {
         "listen": listen, "port": port, "url_path": parsed.path.lstrip("/"), "webhook_url": url,

@@ -21,16 +21,33 @@ if (BASE_DIR / ".env").is_file():
 
 DEBUG = env.bool("DEBUG", default=False)
 
+
+# The installer types these into .env: a mistake is named in Russian, not a traceback.
+def _names(name: str, default: list[str]) -> list[str]:
+    """A comma-separated list; spaces after the commas («a.ru, b.ru») are not part of the names."""
+    return [item.strip() for item in env.list(name, default=default) if item.strip()]
+
+
+def _number(name: str, default: float, kind: type = int):
+    raw = env.str(name, default="").strip()
+    if not raw:
+        return default
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw}: нужно число, например {default}.") from None
+
+
 # Production secrets have no default; the demo and tests get a throwaway key.
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured("Set SECRET_KEY (or DEBUG=1 for a local demo).")
+        raise ImproperlyConfigured("Укажите SECRET_KEY в .env (или DEBUG=1 для локального демо).")
     SECRET_KEY = "insecure-demo-key-do-not-use-in-production"
 
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
+ALLOWED_HOSTS = _names("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
 if not DEBUG and not ALLOWED_HOSTS:
-    raise ImproperlyConfigured("Set ALLOWED_HOSTS to the domain(s) the site is served on.")
+    raise ImproperlyConfigured("Укажите ALLOWED_HOSTS в .env: домен сайта (несколько — через запятую).")
 
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "[::1]", "::1", "testserver"}
 
@@ -43,10 +60,10 @@ def public_hosts(hosts: list[str]) -> list[str]:
 # DEBUG pages show settings, SQL and stack frames: never to the internet.
 if DEBUG and public_hosts(ALLOWED_HOSTS):
     raise ImproperlyConfigured(
-        f"DEBUG is on while ALLOWED_HOSTS names public host(s) {', '.join(public_hosts(ALLOWED_HOSTS))}: "
-        "set DEBUG=0 in production, or keep ALLOWED_HOSTS to localhost for a local demo."
+        f"DEBUG=1, а в ALLOWED_HOSTS публичный адрес ({', '.join(public_hosts(ALLOWED_HOSTS))}): в рабочей "
+        "установке поставьте DEBUG=0, для локального демо оставьте в ALLOWED_HOSTS только localhost."
     )
-CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+CSRF_TRUSTED_ORIGINS = _names("CSRF_TRUSTED_ORIGINS", default=[])
 
 
 def _public_url(hosts: list[str]) -> str:
@@ -192,13 +209,13 @@ CELERY_BEAT_SCHEDULE = {
 
 # --- Notifications (outbox) -----------------------------------------------------
 # A claim older than this is taken to belong to a dead worker and may be taken over.
-NOTIFY_CLAIM_TIMEOUT_SECONDS = env.int("NOTIFY_CLAIM_TIMEOUT_SECONDS", default=300)
+NOTIFY_CLAIM_TIMEOUT_SECONDS = _number("NOTIFY_CLAIM_TIMEOUT_SECONDS", 300)
 # The sweep re-queues a pending row whose task should have run this long ago.
-NOTIFY_SWEEP_GRACE_SECONDS = env.int("NOTIFY_SWEEP_GRACE_SECONDS", default=120)
+NOTIFY_SWEEP_GRACE_SECONDS = _number("NOTIFY_SWEEP_GRACE_SECONDS", 120)
 # Messages per second for the whole bot, across all workers; Telegram allows about 30.
-TELEGRAM_RATE_PER_SECOND = env.float("TELEGRAM_RATE_PER_SECOND", default=28.0)
+TELEGRAM_RATE_PER_SECOND = _number("TELEGRAM_RATE_PER_SECOND", 28.0, float)
 if not 0 < TELEGRAM_RATE_PER_SECOND <= 30:
-    raise ImproperlyConfigured("TELEGRAM_RATE_PER_SECOND must be above 0 and at most 30 (Telegram's limit).")
+    raise ImproperlyConfigured("TELEGRAM_RATE_PER_SECOND: больше 0 и не больше 30 (предел Telegram).")
 
 # --- E-mail ---------------------------------------------------------------------
 EMAIL_URL = env.str("EMAIL_URL", default="consolemail://")
@@ -214,7 +231,7 @@ TELEGRAM_WEBHOOK_SECRET = env.str("TELEGRAM_WEBHOOK_SECRET", default="")
 # (wherever the kernel puts them) or a CPU number.
 TELEGRAM_BOT_CPU = env.str("TELEGRAM_BOT_CPU", default="auto")
 if TELEGRAM_BOT_CPU not in ("auto", "all") and not TELEGRAM_BOT_CPU.isdigit():
-    raise ImproperlyConfigured("TELEGRAM_BOT_CPU must be auto, all or a CPU number (0, 1, …).")
+    raise ImproperlyConfigured("TELEGRAM_BOT_CPU: auto, all или номер процессора (0, 1, …).")
 
 # --- Container healthchecks -----------------------------------------------------
 # A file the bot (after each answered getUpdates) and beat (on each tick) touch, for
@@ -325,19 +342,22 @@ if not DEBUG:
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
     # Start short (a misconfigured TLS proxy then locks browsers out for a minute, not a year);
     # raise to 31536000 once https works. Zero switches HSTS off.
-    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60)
+    SECURE_HSTS_SECONDS = _number("SECURE_HSTS_SECONDS", 60)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
     # Container healthchecks call plain http on the container's port, without the proxy.
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
 # --- Logging --------------------------------------------------------------------
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").strip().upper()
+if LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+    raise ImproperlyConfigured(f"LOG_LEVEL={LOG_LEVEL}: одно из DEBUG, INFO, WARNING, ERROR.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         # httpx logs every request URL at INFO, and a Bot API URL contains the token.
         "httpx": {"level": "WARNING"},

@@ -95,6 +95,22 @@ def test_every_setting_of_the_design_reaches_the_app_and_is_documented(services)
         assert re.search(rf"^#?\s*{name}=", example, re.MULTILINE), f"{name} missing from .env.example"
 
 
+# Set inside the image (Dockerfile), not by the installer.
+IMAGE_SETTINGS = {"HEARTBEAT_FILE", "MEDIA_ROOT", "STATIC_ROOT"}
+
+
+def test_every_setting_the_app_reads_can_be_set_in_env(services):
+    """A setting the README names but compose does not pass would do nothing from .env."""
+    read = set(re.findall(r'(?:env\.\w+|_number|_names)\("([A-Z_]+)"', (ROOT / "config/settings.py").read_text()))
+    read |= {"HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY"}  # read from the environment by aiohttp and httpx
+    environment = services["web"]["environment"]
+    example = (ROOT / ".env.example").read_text()
+    assert len(read) > 20
+    for name in sorted(read - IMAGE_SETTINGS):
+        assert name in environment, f"{name} is not passed to the app"
+        assert re.search(rf"^#?\s*{name}=", example, re.MULTILINE), f"{name} missing from .env.example"
+
+
 def test_env_example_explains_every_line_in_russian():
     lines = (ROOT / ".env.example").read_text().splitlines()
     for index, line in enumerate(lines):

@@ -25,14 +25,14 @@ def test_production_refuses_to_start_without_a_secret_key():
     result = run(LOAD_SETTINGS, env=env, check=False)
 
     assert result.returncode != 0
-    assert "Set SECRET_KEY" in result.stderr
+    assert "Укажите SECRET_KEY в .env" in result.stderr
 
 
 def test_production_refuses_to_start_with_debug_on_and_a_public_host():
     result = run(LOAD_SETTINGS, env=production_env(DEBUG="1", ALLOWED_HOSTS="localhost,sto.example.ru"), check=False)
 
     assert result.returncode != 0
-    assert "DEBUG is on while ALLOWED_HOSTS names public host(s) sto.example.ru" in result.stderr
+    assert "DEBUG=1, а в ALLOWED_HOSTS публичный адрес (sto.example.ru)" in result.stderr
 
 
 def test_debug_on_localhost_still_starts_for_the_demo():
@@ -103,3 +103,31 @@ def test_links_in_e_mails_use_the_sites_public_address(overrides, expected):
     result = run(show, env=production_env(**overrides))
 
     assert result.stdout.strip() == expected
+
+
+def test_names_after_commas_may_have_spaces():
+    show = [sys.executable, "-c", "from django.conf import settings; print(settings.ALLOWED_HOSTS, settings.CSRF_TRUSTED_ORIGINS)"]
+
+    result = run(show, env=production_env(ALLOWED_HOSTS="sto.example.ru, www.sto.example.ru",
+                                           CSRF_TRUSTED_ORIGINS="https://a.example.ru, https://b.example.ru"))
+
+    assert result.stdout.strip() == ("['sto.example.ru', 'www.sto.example.ru'] "
+                                     "['https://a.example.ru', 'https://b.example.ru']")
+
+
+def test_a_lower_case_log_level_is_understood():
+    show = [sys.executable, "-c", "from django.conf import settings; print(settings.LOGGING['root']['level'])"]
+
+    assert run(show, env=production_env(LOG_LEVEL="info")).stdout.strip() == "INFO"
+
+
+@pytest.mark.parametrize(("name", "value", "message"), [
+    ("SECURE_HSTS_SECONDS", "1y", "SECURE_HSTS_SECONDS=1y: нужно число, например 60."),
+    ("LOG_LEVEL", "loud", "LOG_LEVEL=LOUD: одно из DEBUG, INFO, WARNING, ERROR."),
+    ("TELEGRAM_RATE_PER_SECOND", "50", "TELEGRAM_RATE_PER_SECOND: больше 0 и не больше 30"),
+])
+def test_a_mistyped_setting_is_named_in_russian(name, value, message):
+    result = run(LOAD_SETTINGS, env=production_env(**{name: value}), check=False)
+
+    assert result.returncode != 0
+    assert message in result.stderr
