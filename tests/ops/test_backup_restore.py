@@ -32,6 +32,7 @@ pytestmark = [
 
 BACKUP = str(ROOT / "deploy" / "backup.sh")
 RESTORE = str(ROOT / "deploy" / "restore.sh")
+RESTORE_STACK = str(ROOT / "deploy" / "restore-stack.sh")
 
 # Run inside the restored database by a fresh `manage.py shell`: read the booking the dump
 # holds, book the next hour for the same client through the engine, report both as JSON.
@@ -56,9 +57,13 @@ def dumps_in(folder: Path) -> list[str]:
     return sorted(path.name for path in folder.iterdir())
 
 
-def backup(folder: Path, url: str, keep: int = 14, check: bool = True):
+def backup(folder: Path, url: str, keep: int = 14, check: bool = True, args: tuple[str, ...] = ()):
     env = production_env(DATABASE_URL=url, BACKUP_DIR=str(folder), BACKUP_KEEP=str(keep))
-    return run([BACKUP], env=env, check=check)
+    return run([BACKUP, *args], env=env, check=check)
+
+
+def restore(path: Path, url: str, *args: str, check: bool = True):
+    return run([RESTORE, *args, str(path)], env=production_env(DATABASE_URL=url), check=check)
 
 
 def count_rows(url: str, table: str) -> int:
@@ -187,3 +192,109 @@ def test_restore_refuses_a_database_that_already_has_tables(
     assert result.returncode == 3
     assert "empty database" in result.stderr
     assert Booking.objects.count() == 1
+
+
+def test_the_safety_copy_before_a_restore_never_rotates_away_the_dump_being_restored(
+    workshop, lift, oil_change, client_ivan, source_url, empty_database, tmp_path
+):
+    """restore-stack.sh takes `backup.sh --pre-restore` before it replaces the data; the folder is full."""
+    booking_create(
+        workshop=workshop, service=oil_change, client=client_ivan,
+        starts_at=next_weekday(1, MSK, 11), channel=BookingChannel.PHONE,
+    )
+    backup(tmp_path, source_url)
+    [oldest] = dumps_in(tmp_path)
+    (tmp_path / "sto-29991231-033000.dump").write_bytes(b"a newer dump")
+
+    said = backup(tmp_path, source_url, keep=2, args=("--pre-restore",)).stdout
+
+    files = dumps_in(tmp_path)
+    assert oldest in files and "removed" not in said
+    [safety_copy] = [name for name in files if name.startswith("pre-restore-")]
+    assert safety_copy.endswith(".dump") and len(files) == 3
+    restore(tmp_path / oldest, empty_database)
+    assert count_rows(empty_database, "bookings_booking") == 1
+
+    backup(tmp_path, source_url, keep=1)
+    assert safety_copy in dumps_in(tmp_path), "the nightly rotation leaves pre-restore copies alone"
+
+
+@pytest.mark.parametrize("what", ["a directory", "a missing file", "not a dump"])
+def test_restore_refuses_what_is_not_a_dump_and_touches_nothing(what, source_url, empty_database, tmp_path):
+    path = tmp_path / "sto-20260101-033000.dump"
+    if what == "a directory":
+        path.mkdir()  # what Docker leaves when the source of a bind mount is missing
+    elif what == "not a dump":
+        path.write_text("<html>404</html>")
+
+    for args in ((), ("--check",)):
+        result = restore(path, empty_database, *args, check=False)
+        assert result.returncode == 2, (args, result.stderr)
+        assert str(path) in result.stderr
+    assert {"a directory": "not a file", "a missing file": "does not exist", "not a dump": "not a dump"}[what] in result.stderr
+    with psycopg.connect(empty_database) as conn:
+        assert conn.execute("select count(*) from pg_tables where schemaname = 'public'").fetchone() == (0,)
+
+
+def test_restore_check_accepts_a_dump_and_changes_nothing(source_url, empty_database, tmp_path):
+    backup(tmp_path, source_url)
+
+    said = restore(tmp_path / dumps_in(tmp_path)[0], empty_database, "--check").stdout
+
+    assert "readable dump" in said
+    with psycopg.connect(empty_database) as conn:
+        assert conn.execute("select count(*) from pg_tables where schemaname = 'public'").fetchone() == (0,)
+
+
+# restore-stack.sh drives `docker compose`; a stand-in `docker` on PATH records each call instead.
+FAKE_DOCKER = """#!/bin/sh
+echo "$*" >> "$DOCKER_LOG"
+case "$*" in *" --check "*) exit "${FAKE_CHECK_STATUS:-0}" ;; esac
+"""
+
+
+def restore_stack(tmp_path: Path, dump: Path, check_status: int = 0):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / "docker").write_text(FAKE_DOCKER)
+    (bin_dir / "docker").chmod(0o755)
+    log = tmp_path / "docker.log"
+    env = production_env(DOCKER_LOG=str(log), FAKE_CHECK_STATUS=str(check_status))
+    env["PATH"] = f"{bin_dir}:{env['PATH']}"
+    result = run([RESTORE_STACK, "--yes", str(dump)], env=env, check=False)
+    return result, (log.read_text().splitlines() if log.exists() else [])
+
+
+def test_restore_stack_refuses_a_directory_before_calling_docker(tmp_path):
+    folder = tmp_path / "sto-20260101-033000.dump"
+    folder.mkdir()
+
+    result, calls = restore_stack(tmp_path, folder)
+
+    assert result.returncode == 2
+    assert "is not a file" in result.stderr
+    assert calls == []
+
+
+def test_restore_stack_stops_nothing_when_the_dump_does_not_check_out(tmp_path):
+    dump = tmp_path / "sto-20260101-033000.dump"
+    dump.write_text("garbage")
+
+    result, calls = restore_stack(tmp_path, dump, check_status=2)
+
+    assert result.returncode == 2
+    assert len(calls) == 1 and "restore.sh backup --check /restore/backup.dump" in calls[0]
+
+
+def test_restore_stack_checks_then_takes_an_unrotated_safety_copy_then_restores(tmp_path):
+    dump = tmp_path / "sto-20260101-033000.dump"
+    dump.write_text("a dump")
+
+    result, calls = restore_stack(tmp_path, dump)
+
+    assert result.returncode == 0, result.stderr
+    steps = [call for call in calls if " run " in call or " stop " in call]
+    assert "--check /restore/backup.dump" in steps[0]
+    assert steps[1].startswith("compose stop web bot worker beat backup")
+    assert steps[2].endswith("backup.sh backup --pre-restore")
+    assert steps[-1].endswith("/restore/backup.dump") and f"{dump}:/restore/backup.dump:ro" in steps[-1]
