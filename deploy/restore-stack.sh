@@ -7,8 +7,11 @@
 # Steps: check the dump (a file pg_restore can read; nothing is stopped or changed otherwise) -> stop
 # the app (web, bot, worker, beat, backup) -> take one more backup of the current data
 # (backups/pre-restore-*.dump, never rotated, so it cannot push the chosen dump out of the folder)
-# -> drop and recreate the database -> restore.sh -> start the services that were running again (the
-# one-shot `migrate` runs first and brings a dump from an older release up to the current code).
+# -> `restore.sh --replace`: in one transaction, drop everything in the database and restore the dump
+# (a failure leaves the old data) -> start the services that were running again (the one-shot
+# `migrate` runs first and brings a dump from an older release up to the current code).
+# The database is the one the backup service dumps: DATABASE_URL from .env when set (an external
+# database), else the compose `postgres` container.
 # Uses the same `docker compose` settings as the stack (COMPOSE_FILE, COMPOSE_PROJECT_NAME, .env).
 set -o errexit -o pipefail -o nounset
 
@@ -42,13 +45,11 @@ docker compose up --detach --wait postgres
 echo "restore-stack: backing up the current data first (backups/pre-restore-*.dump)"
 docker compose run --rm --no-deps --entrypoint /deploy/backup.sh backup --pre-restore
 
-echo "restore-stack: recreating an empty database"
-# shellcheck disable=SC2016 # expanded inside the postgres container, from its own environment
-docker compose exec -T postgres sh -c \
-  'dropdb --force --username "$POSTGRES_USER" "$POSTGRES_DB" && createdb --username "$POSTGRES_USER" "$POSTGRES_DB"'
-
-echo "restore-stack: restoring $dump"
-in_backup /restore/backup.dump
+echo "restore-stack: replacing the data with $dump"
+in_backup --replace /restore/backup.dump || {
+  echo "restore-stack: the app is stopped; start it again with: docker compose up -d" >&2
+  exit 1
+}
 
 if [ -n "$running" ]; then
   echo "restore-stack: starting again: ${running//$'\n'/ }"

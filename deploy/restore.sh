@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Restore a dump made by backup.sh.
 #
-#   restore.sh FILE.dump           into an EMPTY database
-#   restore.sh --check FILE.dump   only check that FILE.dump is a whole dump pg_restore can read; touch nothing
+#   restore.sh FILE.dump             into an EMPTY database; refuses one that already has tables (exit 3)
+#   restore.sh --replace FILE.dump   replace everything in schema public with the dump (restore-stack.sh)
+#   restore.sh --check FILE.dump     only check that FILE.dump is a dump pg_restore can read; touch nothing
 #
-# Connection as in backup.sh: DATABASE_URL when set, else PGHOST, PGUSER, PGPASSWORD, PGDATABASE.
+# Connection as in backup.sh: DATABASE_URL when set (an external database), else PGHOST, PGUSER,
+# PGPASSWORD, PGDATABASE (the compose `postgres` container).
 # The file is checked before anything else: a missing file, a directory (what Docker leaves when the
 # source of a bind mount does not exist) or anything pg_restore cannot list is refused with exit 2.
-# Refuses a database that already has tables (create it empty first; deploy/restore-stack.sh does
-# that for the compose stack). All or nothing: one transaction, stops at the first error.
+# All or nothing: one transaction, stops at the first error. With --replace the same transaction
+# first drops schema public with everything in it, so a failed restore leaves the old data in place;
+# the database user must own schema public (the database's owner does, from PostgreSQL 15 on).
 # The restored schema may be older than the code: `manage.py migrate` (the compose `migrate`
 # service) brings it up to date afterwards.
 set -o errexit -o pipefail -o nounset
@@ -27,15 +30,38 @@ check_dump() {
   error=$(pg_restore --list "$1" 2>&1 > /dev/null) || fail "$1 is not a dump made by backup.sh: $error"
 }
 
-check_only=""
-if [ "${1:-}" = "--check" ]; then check_only=1; shift; fi
-dump=${1:?usage: restore.sh [--check] FILE.dump}
+# replace_database: one psql transaction: drop schema public, recreate it, run the dump's SQL, commit.
+replace_database() {
+  {
+    echo 'BEGIN;'
+    echo 'DROP SCHEMA IF EXISTS public CASCADE;'
+    echo 'CREATE SCHEMA public;'
+    # A dump that breaks off midway (pg_restore --list only reads its table of contents) sends no
+    # COMMIT: psql reaches the end of its input and the server rolls the whole transaction back.
+    pg_restore --no-owner --no-privileges --file=- "$dump" || exit 1
+    echo 'COMMIT;'
+  } | psql --no-psqlrc --quiet --set ON_ERROR_STOP=1 --dbname="$database" > /dev/null
+}
+
+mode=""
+case "${1:-}" in --check | --replace) mode=$1; shift ;; esac
+dump=${1:?usage: restore.sh [--check | --replace] FILE.dump}
 check_dump "$dump"
-if [ -n "$check_only" ]; then
+if [ "$mode" = "--check" ]; then
   echo "restore: $dump is a readable dump"
   exit 0
 fi
 database=${DATABASE_URL:-${PGDATABASE:?set DATABASE_URL or PGDATABASE}}
+
+if [ "$mode" = "--replace" ]; then
+  replace_database || {
+    status=$?
+    echo "restore: FAILED (see above); nothing changed, the database holds the data it had" >&2
+    exit "$status"
+  }
+  echo "restore: $dump restored, replacing the previous data"
+  exit 0
+fi
 
 tables=$(psql --no-psqlrc --tuples-only --no-align --dbname="$database" \
   --command "select count(*) from pg_tables where schemaname = 'public'")

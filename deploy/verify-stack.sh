@@ -84,7 +84,7 @@ finish() {
     echo "verify-stack: kept project $project (env file $COMPOSE_ENV_FILES); remove with: COMPOSE_PROJECT_NAME=$project docker compose down --volumes"
   else
     # The dumps belong to the backup container's user: remove them from a container.
-    docker compose run --rm --no-deps --entrypoint sh backup -c 'rm -rf /backups/* /backups/.sto-*' > /dev/null 2>&1 || true
+    docker compose run --rm --no-deps --entrypoint sh backup -c 'rm -rf /backups/* /backups/.sto-* /backups/.pre-restore-*' > /dev/null 2>&1 || true
     docker compose down --volumes --remove-orphans --timeout 20 > /dev/null 2>&1 || true
     rm -rf "$work" 2> /dev/null || true
   fi

@@ -297,4 +297,91 @@ def test_restore_stack_checks_then_takes_an_unrotated_safety_copy_then_restores(
     assert "--check /restore/backup.dump" in steps[0]
     assert steps[1].startswith("compose stop web bot worker beat backup")
     assert steps[2].endswith("backup.sh backup --pre-restore")
-    assert steps[-1].endswith("/restore/backup.dump") and f"{dump}:/restore/backup.dump:ro" in steps[-1]
+    assert steps[-1].endswith("restore.sh backup --replace /restore/backup.dump")
+    assert f"{dump}:/restore/backup.dump:ro" in steps[-1]
+    assert not any("dropdb" in call for call in calls), "the database to empty may be external: restore.sh does it"
+
+
+# What the compose `backup` service gets besides DATABASE_URL: the postgres container's database.
+# Pointed at a database that does not exist, so only DATABASE_URL can make a run succeed.
+UNUSED_LOCAL_DATABASE = {"PGHOST": "127.0.0.1", "PGUSER": "postgres", "PGDATABASE": "sto_fixops_unused_local"}
+
+
+def test_backup_dumps_the_database_of_database_url_when_it_is_set(
+    workshop, lift, oil_change, client_ivan, source_url, empty_database, tmp_path
+):
+    booking_create(
+        workshop=workshop, service=oil_change, client=client_ivan,
+        starts_at=next_weekday(2, MSK, 10), channel=BookingChannel.PHONE,
+    )
+    env = production_env(DATABASE_URL=source_url, BACKUP_DIR=str(tmp_path), **UNUSED_LOCAL_DATABASE)
+
+    run([BACKUP], env=env)
+
+    restore(tmp_path / dumps_in(tmp_path)[0], empty_database)
+    assert count_rows(empty_database, "bookings_booking") == 1
+
+
+def test_backup_uses_the_pg_variables_when_database_url_is_empty(source_url, tmp_path):
+    """Compose passes DATABASE_URL empty when .env does not set it."""
+    env = production_env(
+        DATABASE_URL="", BACKUP_DIR=str(tmp_path), PGHOST="127.0.0.1", PGUSER="postgres",
+        PGDATABASE="sto_fixops_unused_local",
+    )
+
+    result = run([BACKUP], env=env, check=False)
+
+    assert result.returncode != 0 and "sto_fixops_unused_local" in result.stderr, "it went to PGDATABASE"
+
+
+def test_restore_replace_swaps_the_data_of_database_url_for_the_dump(
+    workshop, lift, oil_change, client_ivan, source_url, empty_database, tmp_path
+):
+    booking_create(
+        workshop=workshop, service=oil_change, client=client_ivan,
+        starts_at=next_weekday(2, MSK, 12), channel=BookingChannel.PHONE,
+    )
+    backup(tmp_path, source_url)
+    dump = tmp_path / dumps_in(tmp_path)[0]
+    restore(dump, empty_database)
+    with psycopg.connect(empty_database) as conn:
+        conn.execute("delete from bookings_bookinghistory")
+        conn.execute("delete from bookings_booking")
+        conn.execute("create table written_after_the_backup (id int)")
+
+    env = production_env(DATABASE_URL=empty_database, **UNUSED_LOCAL_DATABASE)
+    said = run([RESTORE, "--replace", str(dump)], env=env).stdout
+
+    assert "restored" in said
+    assert count_rows(empty_database, "bookings_booking") == 1
+    with psycopg.connect(empty_database) as conn:
+        assert conn.execute("select to_regclass('public.written_after_the_backup')").fetchone() == (None,)
+        assert conn.execute("select count(*) from pg_extension where extname = 'btree_gist'").fetchone() == (1,)
+    assert "No planned migration operations" in manage(
+        "migrate", "--check", "--plan", env=production_env(DATABASE_URL=empty_database)
+    ).stdout
+
+
+def test_a_replace_that_breaks_off_midway_leaves_the_old_data(
+    workshop, lift, oil_change, client_ivan, source_url, empty_database, tmp_path
+):
+    booking_create(
+        workshop=workshop, service=oil_change, client=client_ivan,
+        starts_at=next_weekday(2, MSK, 14), channel=BookingChannel.PHONE,
+    )
+    backup(tmp_path, source_url)
+    dump = tmp_path / dumps_in(tmp_path)[0]
+    restore(dump, empty_database)
+    with psycopg.connect(empty_database) as conn:
+        conn.execute("create table written_after_the_backup (id int)")
+    # The table of contents survives, so --check passes; the data behind it is cut off.
+    truncated = tmp_path / "truncated.dump"
+    truncated.write_bytes(dump.read_bytes()[:-32])
+    restore(truncated, empty_database, "--check")
+
+    result = restore(truncated, empty_database, "--replace", check=False)
+
+    assert result.returncode != 0
+    assert "nothing changed" in result.stderr and "end of file" in result.stderr
+    assert count_rows(empty_database, "written_after_the_backup") == 0, "the old data is all there"
+    assert count_rows(empty_database, "bookings_booking") == 1
