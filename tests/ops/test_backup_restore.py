@@ -7,6 +7,7 @@ app: nothing left to migrate, bookings readable and bookable through the engine.
 
 import json
 import shutil
+import tarfile
 import zoneinfo
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -57,8 +58,12 @@ def dumps_in(folder: Path) -> list[str]:
     return sorted(path.name for path in folder.iterdir())
 
 
-def backup(folder: Path, url: str, keep: int = 14, check: bool = True, args: tuple[str, ...] = ()):
-    env = production_env(DATABASE_URL=url, BACKUP_DIR=str(folder), BACKUP_KEEP=str(keep))
+def backup(
+    folder: Path, url: str, keep: int = 14, check: bool = True, args: tuple[str, ...] = (), media: Path | None = None
+):
+    # Not the script's default, /media: on a test machine that is the mount point for removable disks.
+    media = media or folder.parent / "no-media-folder"
+    env = production_env(DATABASE_URL=url, BACKUP_DIR=str(folder), BACKUP_KEEP=str(keep), BACKUP_MEDIA_DIR=str(media))
     return run([BACKUP, *args], env=env, check=check)
 
 
@@ -241,7 +246,7 @@ def test_restore_check_accepts_a_dump_and_changes_nothing(source_url, empty_data
 
     said = restore(tmp_path / dumps_in(tmp_path)[0], empty_database, "--check").stdout
 
-    assert "readable dump" in said
+    assert "readable" in said
     with psycopg.connect(empty_database) as conn:
         assert conn.execute("select count(*) from pg_tables where schemaname = 'public'").fetchone() == (0,)
 
@@ -314,11 +319,15 @@ def test_backup_dumps_the_database_of_database_url_when_it_is_set(
         workshop=workshop, service=oil_change, client=client_ivan,
         starts_at=next_weekday(2, MSK, 10), channel=BookingChannel.PHONE,
     )
-    env = production_env(DATABASE_URL=source_url, BACKUP_DIR=str(tmp_path), **UNUSED_LOCAL_DATABASE)
+    backups = tmp_path / "backups"
+    env = production_env(
+        DATABASE_URL=source_url, BACKUP_DIR=str(backups), BACKUP_MEDIA_DIR=str(tmp_path / "no-media"),
+        **UNUSED_LOCAL_DATABASE,
+    )
 
     run([BACKUP], env=env)
 
-    restore(tmp_path / dumps_in(tmp_path)[0], empty_database)
+    restore(backups / dumps_in(backups)[0], empty_database)
     assert count_rows(empty_database, "bookings_booking") == 1
 
 
@@ -385,3 +394,102 @@ def test_a_replace_that_breaks_off_midway_leaves_the_old_data(
     assert "nothing changed" in result.stderr and "end of file" in result.stderr
     assert count_rows(empty_database, "written_after_the_backup") == 0, "the old data is all there"
     assert count_rows(empty_database, "bookings_booking") == 1
+
+
+def media_folder(root: Path) -> Path:
+    """A media folder as the app leaves it: an import file and its rejected rows."""
+    media = root / "media"
+    (media / "imports" / "rejected" / "2026" / "01").mkdir(parents=True)
+    (media / "imports" / "2026" / "01").mkdir(parents=True)
+    (media / "imports" / "2026" / "01" / "clients.xlsx").write_bytes(b"the uploaded file")
+    (media / "imports" / "rejected" / "2026" / "01" / "rejected.xlsx").write_bytes(b"the rejected rows")
+    return media
+
+
+def files_in(folder: Path) -> dict[str, bytes]:
+    return {str(path.relative_to(folder)): path.read_bytes() for path in folder.rglob("*") if path.is_file()}
+
+
+def test_backup_archives_the_media_folder_beside_the_dump_with_the_same_name(source_url, tmp_path):
+    media = media_folder(tmp_path)
+    backups = tmp_path / "backups"
+
+    said = backup(backups, source_url, media=media).stdout
+
+    dump, archive = dumps_in(backups)
+    assert archive == dump.removesuffix(".dump") + ".media.tar.gz"
+    assert f"wrote {backups / archive}" in said
+    with tarfile.open(backups / archive) as tar:
+        names = {name.removeprefix("./") for name in tar.getnames()}
+    assert "imports/rejected/2026/01/rejected.xlsx" in names and "imports/2026/01/clients.xlsx" in names
+    assert (backups / archive).stat().st_mode & 0o077 == 0, "clients' files: readable by the owner only"
+
+
+def test_rotation_removes_a_dump_together_with_its_media_archive(source_url, tmp_path):
+    media = media_folder(tmp_path)
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    for day in ("01", "02"):
+        (backups / f"sto-202001{day}-033000.dump").write_bytes(b"an old dump")
+        (backups / f"sto-202001{day}-033000.media.tar.gz").write_bytes(b"its media")
+
+    backup(backups, source_url, keep=2, media=media)
+
+    files = dumps_in(backups)
+    assert not any(name.startswith("sto-20200101") for name in files)
+    assert "sto-20200102-033000.media.tar.gz" in files and len(files) == 4
+
+
+def test_a_backup_without_a_media_folder_saves_the_database_and_says_so(source_url, tmp_path):
+    result = backup(tmp_path / "backups", source_url)
+
+    [dump] = dumps_in(tmp_path / "backups")
+    assert dump.endswith(".dump")
+    assert "uploaded files are not in this backup" in result.stderr
+
+
+def test_restore_media_replaces_the_folder_contents_with_the_archive(source_url, tmp_path):
+    media = media_folder(tmp_path)
+    backups = tmp_path / "backups"
+    backup(backups, source_url, media=media)
+    archive = backups / dumps_in(backups)[1]
+    volume = tmp_path / "volume"
+    (volume / "imports").mkdir(parents=True)
+    (volume / "imports" / "uploaded-after-the-backup.xlsx").write_bytes(b"newer")
+
+    said = run([RESTORE, "--media", str(archive), str(volume)], env=production_env()).stdout
+
+    assert files_in(volume) == files_in(media)
+    assert "now holds the files" in said
+
+
+def test_restore_media_refuses_a_broken_archive_and_leaves_the_folder(tmp_path):
+    archive = tmp_path / "sto-20260101-033000.media.tar.gz"
+    archive.write_bytes(b"not gzip")
+    volume = media_folder(tmp_path)
+    before = files_in(volume)
+
+    result = run([RESTORE, "--media", str(archive), str(volume)], env=production_env(), check=False)
+
+    assert result.returncode == 2
+    assert "not a media archive" in result.stderr
+    assert files_in(volume) == before
+    result = run([RESTORE, "--check", str(archive)], env=production_env(), check=False)
+    assert result.returncode == 2
+
+
+def test_restore_stack_restores_the_media_archive_beside_the_dump(tmp_path):
+    dump = tmp_path / "sto-20260101-033000.dump"
+    dump.write_text("a dump")
+    archive = tmp_path / "sto-20260101-033000.media.tar.gz"
+    archive.write_text("its media")
+
+    result, calls = restore_stack(tmp_path, dump)
+
+    assert result.returncode == 0, result.stderr
+    steps = [call for call in calls if " run " in call]
+    assert steps[0].endswith("--check /restore/backup.dump /restore/backup.media.tar.gz")
+    assert f"{archive}:/restore/backup.media.tar.gz:ro" in steps[0]
+    assert "--replace /restore/backup.dump" in steps[-2]
+    assert "--volume media:/restore/media " in steps[-1]
+    assert steps[-1].endswith("restore.sh backup --media /restore/backup.media.tar.gz /restore/media")
