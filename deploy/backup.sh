@@ -77,20 +77,41 @@ seconds_until_next_run() {
   echo $((next - now))
 }
 
-if [ "${1:-}" = "--daily" ]; then
-  echo "backup: daily at $backup_time ($(date +%Z)) into $backup_dir, keeping $keep"
-  while true; do
-    sleep "$(seconds_until_next_run)"
-    # A separate process, so errexit applies inside it and one failed night does not stop the next.
-    "$0" || echo "backup: FAILED at $(date), see the lines above" >&2
-  done
-fi
+# A bad setting stops the service at start, naming the variable, rather than at 03:30 every night.
+settings_error() {
+  echo "backup: $1; fix it in .env and run: docker compose up -d backup" >&2
+  exit 2
+}
+check_keep() {
+  case "$keep" in '' | *[!0-9]* | 0) settings_error "BACKUP_KEEP must be a whole number ≥ 1 (how many backups to keep), not '$keep'" ;; esac
+}
+check_time() {
+  # Left to date -d in the loop, 25:00 failed with "invalid date" and the service restarted forever.
+  [[ "$backup_time" =~ ^([01]?[0-9]|2[0-3]):[0-5][0-9]$ ]] ||
+    settings_error "BACKUP_TIME must be a time of day as HH:MM, 00:00 to 23:59 (e.g. 03:30), not '$backup_time'"
+}
 
-if [ "${1:-}" = "--pre-restore" ]; then
-  backup_once pre-restore
-  exit 0
-fi
-
-case "$keep" in '' | *[!0-9]* | 0) echo "backup: BACKUP_KEEP must be a whole number ≥ 1, not '$keep'" >&2; exit 2 ;; esac
-backup_once sto
-rotate
+case "${1:-}" in
+  --daily)
+    check_keep
+    check_time
+    echo "backup: daily at $backup_time ($(date +%Z)) into $backup_dir, keeping $keep"
+    while true; do
+      sleep "$(seconds_until_next_run)"
+      # A separate process, so errexit applies inside it and one failed night does not stop the next.
+      "$0" || echo "backup: FAILED at $(date), see the lines above" >&2
+    done
+    ;;
+  --pre-restore)
+    backup_once pre-restore # never rotated: see the top of this file
+    ;;
+  "")
+    check_keep
+    backup_once sto
+    rotate
+    ;;
+  *)
+    echo "usage: backup.sh [--daily | --pre-restore]" >&2
+    exit 2
+    ;;
+esac

@@ -6,7 +6,10 @@ app: nothing left to migrate, bookings readable and bookable through the engine.
 """
 
 import json
+import os
 import shutil
+import signal
+import subprocess
 import tarfile
 import zoneinfo
 from datetime import datetime, timedelta
@@ -493,3 +496,36 @@ def test_restore_stack_restores_the_media_archive_beside_the_dump(tmp_path):
     assert "--replace /restore/backup.dump" in steps[-2]
     assert "--volume media:/restore/media " in steps[-1]
     assert steps[-1].endswith("restore.sh backup --media /restore/backup.media.tar.gz /restore/media")
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("BACKUP_TIME", "25:00", "HH:MM"),
+        ("BACKUP_TIME", "3:5", "HH:MM"),
+        ("BACKUP_TIME", "half past three", "HH:MM"),
+        ("BACKUP_KEEP", "abc", "whole number"),
+        ("BACKUP_KEEP", "0", "whole number"),
+    ],
+)
+def test_the_daily_service_refuses_a_bad_setting_at_start_naming_it(name, value, expected, tmp_path):
+    env = production_env(DATABASE_URL="", BACKUP_DIR=str(tmp_path), BACKUP_TIME="03:30", BACKUP_KEEP="14")
+    env[name] = value
+
+    # A good setting would sleep until 03:30: the timeout fails the test instead of hanging it.
+    result = subprocess.run([BACKUP, "--daily"], env=env, capture_output=True, text=True, timeout=10)
+
+    assert result.returncode == 2
+    assert name in result.stderr and expected in result.stderr and f"'{value}'" in result.stderr
+    assert "daily at" not in result.stdout, "it stopped before the loop"
+    assert dumps_in(tmp_path) == []
+
+
+def test_the_daily_service_starts_with_good_settings(tmp_path):
+    env = production_env(DATABASE_URL="", BACKUP_DIR=str(tmp_path), BACKUP_TIME="3:30", BACKUP_KEEP="7")
+    process = subprocess.Popen([BACKUP, "--daily"], env=env, stdout=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert process.stdout.readline().startswith("backup: daily at 3:30")
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=10)
