@@ -12,9 +12,9 @@
 # Beside each dump, with the same name: sto-YYYYMMDD-HHMMSS.media.tar.gz, the media folder
 # BACKUP_MEDIA_DIR (default /media, the app's `media` volume mounted read-only: import files and
 # their rejected-rows XLSX), rotated with its dump. Without that folder only the database is saved.
-# Rotation removes only sto-*.dump. A --pre-restore copy is named pre-restore-YYYYMMDD-HHMMSS.dump and
-# is never rotated: taking it must not delete the oldest sto-*.dump, which may be the very dump being
-# restored. Delete pre-restore copies by hand once the restore is known to be good.
+# Rotation removes only sto-*.dump, each with its archive. A --pre-restore copy is named
+# pre-restore-YYYYMMDD-HHMMSS.* and is never rotated: taking it must not delete the oldest sto-*.dump,
+# which may be the very dump being restored. Delete pre-restore copies by hand once the restore is good.
 set -o errexit -o pipefail -o nounset
 umask 077 # dumps hold clients' personal data: readable by the owner only
 
