@@ -21,7 +21,8 @@
 #    clients, a media file and a Redis key are all still there, and the queued notifications are
 #    delivered after the restart.
 # 8. A backup taken with the backup service and restored with deploy/restore-stack.sh brings back
-#    exactly the data of that moment.
+#    exactly the data and the media files of that moment; the dump restored is still in the folder
+#    beside the pre-restore safety copy.
 #
 # Telegram and the mail server are stood in for by deploy/verify/standin.py (the `standin` service
 # of deploy/verify/compose.verify.yml, added here to COMPOSE_FILE): the bot gets a made-up token and
@@ -84,7 +85,7 @@ finish() {
     echo "verify-stack: kept project $project (env file $COMPOSE_ENV_FILES); remove with: COMPOSE_PROJECT_NAME=$project docker compose down --volumes"
   else
     # The dumps belong to the backup container's user: remove them from a container.
-    docker compose run --rm --no-deps --entrypoint sh backup -c 'rm -rf /backups/* /backups/.sto-*' > /dev/null 2>&1 || true
+    docker compose run --rm --no-deps --entrypoint sh backup -c 'rm -rf /backups/* /backups/.sto-* /backups/.pre-restore-*' > /dev/null 2>&1 || true
     docker compose down --volumes --remove-orphans --timeout 20 > /dev/null 2>&1 || true
     rm -rf "$work" 2> /dev/null || true
   fi
@@ -378,13 +379,21 @@ step "backup, then restore it with deploy/restore-stack.sh"
 docker compose --progress quiet run --rm --no-deps --entrypoint /deploy/backup.sh backup
 dump=$(find "$work/backups" -maxdepth 1 -name 'sto-*.dump' | sort | tail -n 1)
 [ -n "$dump" ] || fail "no dump written"
-ok "dump $dump"
+[ -f "${dump%.dump}.media.tar.gz" ] || fail "no media archive beside $dump"
+ok "dump $dump and its media archive"
 book 4 > /dev/null
 [ "$(count)" = "4 4" ] || fail "the fourth booking was not written"
-ok "a fourth booking written after the backup"
+in_web "from django.core.files.base import ContentFile; from django.core.files.storage import default_storage
+default_storage.save('after-backup.txt', ContentFile(b'newer'))" > /dev/null
+ok "a fourth booking and a media file written after the backup"
 deploy/restore-stack.sh --yes "$dump"
 check_health
 check_data 3 "restoring the backup taken before the fourth booking"
+[ "$(in_web "from django.core.files.storage import default_storage; print(default_storage.exists('after-backup.txt'))")" = False ] \
+  || fail "the media file written after the backup is still there"
+[ -f "$dump" ] && [ -n "$(find "$work/backups" -maxdepth 1 -name 'pre-restore-*.dump')" ] \
+  || fail "the restored dump or the pre-restore copy is missing from $work/backups"
+ok "media as at the backup; the restored dump kept beside the pre-restore copy"
 docker compose exec -T web python manage.py migrate --check > /dev/null && ok "migrate --check: nothing to apply after the restore"
 
 echo
