@@ -1,6 +1,15 @@
 """Why a whole file is refused: each a ``DomainError`` with a Russian message saying what to do."""
 
+import logging
+import traceback
+
 from workshops.errors import DomainError
+
+
+def log_unexpected(log: logging.Logger, what: str, exc: BaseException) -> None:
+    """An error nobody foresaw, logged with its type and its place in the code but not its message:
+    parsers and openpyxl put the cell they choked on (a client's name or phone) into it."""
+    log.error("%s: %s\n%s", what, type(exc).__name__, "".join(traceback.format_tb(exc.__traceback__)))
 
 
 class ImportRefused(DomainError):

@@ -35,12 +35,19 @@ class ColumnMappingForm(forms.Form):
     header_row = forms.IntegerField(
         label="Строка с заголовками", min_value=0, max_value=limits.HEADER_ROW_MAX, required=False,
         widget=UnfoldAdminIntegerFieldWidget,
-        help_text="Номер строки с названиями колонок; 0 — если в файле их нет. Пусто — первая строка.",
+        help_text="Номер строки с названиями колонок; 0 — если в файле их нет.",
     )
 
     def __init__(self, *args: Any, columns: list[dict[str, Any]], header_row: int | None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["header_row"].initial = header_row
+        if header_row is None:
+            # Not found in the file: the columns shown are its first row's cells, which may be a
+            # header or already a client. Only staff can tell; guessing would drop a client or import a header.
+            self.fields["header_row"].required = True
+            self.fields["header_row"].error_messages["required"] = (
+                "Укажите номер строки с названиями колонок: 1, если первая строка — заголовки; 0, если в файле их нет."
+            )
         choices = [(key, label) for key, label in FIELDS.items()]
         for column in columns:
             label = column["label"] or f"колонка {column['index'] + 1}"

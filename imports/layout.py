@@ -87,17 +87,17 @@ def column_plan(labels: list[str], mapping: dict[int, str] | None) -> list[str]:
     return fields
 
 
-def _choose_table(
-    tables: list[Table], header_row: int | None, mapping: dict[int, str] | None
-) -> tuple[Table, int, list[str]]:
+def _choose_table(tables: list[Table], header_row: int | None) -> tuple[Table, int, list[str]]:
     """The sheet with the client list, the index of its header row (-1: none) and notes for staff.
 
     ``header_row`` (1-based; 0 = the file has no header) is what staff typed when mapping columns.
     """
     notes: list[str] = []
     scored = [(find_header(t), i, t) for i, t in enumerate(tables)]
+    (header, score), _, best = max(scored, key=lambda s: (s[0][1], -s[1]))
     if header_row is not None:
-        table = tables[0] if len(tables) == 1 else max(scored, key=lambda s: s[0][1])[2]
+        # The sheet whose columns the mapping form showed: the recognised one, else the first.
+        table = best if score >= 2 else tables[0]
         if header_row > len(table.rows):
             raise NoHeader(
                 f"В файле нет строки {header_row}: всего строк — {len(table.rows)}. "
@@ -105,10 +105,6 @@ def _choose_table(
                 columns=[_text(c) for c in table.rows[0]] if table.rows else [],
             )
         return table, header_row - 1, notes
-    (header, score), _, table = max(scored, key=lambda s: (s[0][1], -s[1]))
-    if score < 2 and mapping:
-        # Columns mapped by hand under the labels of the first row, which the form showed them.
-        return tables[0], 0, notes
     if score < 2:
         sample = tables[0].rows[0] if tables and tables[0].rows else []
         raise NoHeader(
@@ -117,9 +113,9 @@ def _choose_table(
             columns=[_text(c) for c in sample],
         )
     for other in tables:
-        if other is not table:
+        if other is not best:
             notes.append(f"Лист «{other.sheet_name}» не похож на список клиентов — пропущен.")
-    return table, header, notes
+    return best, header, notes
 
 
 def records_from_tables(
@@ -129,7 +125,7 @@ def records_from_tables(
     and a description of the columns."""
     if not tables:
         raise NoHeader("В файле нет ни одной заполненной строки.", columns=[])
-    table, header, notes = _choose_table(tables, header_row, mapping)
+    table, header, notes = _choose_table(tables, header_row)
     labels, two_level = _labels(table, header)
     fields = column_plan(labels, mapping)
     if mapping is None and not any(f in NAME_FIELDS for f in fields):

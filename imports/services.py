@@ -4,7 +4,6 @@ and the Celery task call these.
 
 import hashlib
 import logging
-import traceback
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -16,7 +15,7 @@ from django.utils import timezone
 
 from imports import limits
 from imports.engine import ImportResult, run_import
-from imports.errors import FileTooLarge, ImportRefused
+from imports.errors import FileTooLarge, ImportRefused, log_unexpected
 from imports.models import ImportJob, ImportStatus
 from imports.rejected import rejected_rows_xlsx
 from workshops.errors import DomainError
@@ -68,7 +67,7 @@ def import_job_preview(*, job: ImportJob) -> ImportResult | None:
         _refused(job, exc.message, exc.details.get("columns"))
         return None
     except Exception as exc:
-        _log_failure(job.pk, exc)
+        log_unexpected(logger, f"import job {job.pk}: preview failed", exc)
         _refused(job, "Файл не удалось проверить из-за внутренней ошибки. Сообщите администратору.", None)
         return None
     job.summary = result.summary
@@ -91,13 +90,6 @@ def _refused(job: ImportJob, message: str, columns: list[str] | None) -> None:
     job.save(update_fields=["summary", "error", "status"])
 
 
-def _log_failure(job_id: int, exc: BaseException) -> None:
-    """An unexpected error, with its place in the code but not its message: parsers put the
-    cell (a client's name or phone) they choked on into it."""
-    stack = "".join(traceback.format_tb(exc.__traceback__))
-    logger.error("import job %s failed: %s\n%s", job_id, type(exc).__name__, stack)
-
-
 def import_job_set_mapping(*, job: ImportJob, mapping: dict[int, str], header_row: int | None) -> ImportResult | None:
     """Correct the column mapping (column index → field) and preview again."""
     job.mapping = {str(k): v for k, v in mapping.items()}
@@ -111,15 +103,12 @@ def import_job_confirm(*, job: ImportJob) -> bool:
 
     Returns ``True`` when the import was queued (the caller shows progress), ``False`` when done now.
     """
-    already = DomainError("Этот импорт уже запущен или не прошёл проверку.", code="import_not_previewed")
-    if job.status != ImportStatus.PREVIEWED:
-        raise already
+    # Conditional: a second click may carry a job loaded before the first one's run finished.
+    if not ImportJob.objects.filter(pk=job.pk, status=ImportStatus.PREVIEWED).update(status=ImportStatus.QUEUED):
+        raise DomainError("Этот импорт уже запущен или не прошёл проверку.", code="import_not_previewed")
     if job.data_rows > limits.ASYNC_ROWS:
         from imports.tasks import import_job_task
 
-        # Conditional: a second click may carry a job loaded before the first one's run finished.
-        if not ImportJob.objects.filter(pk=job.pk, status=ImportStatus.PREVIEWED).update(status=ImportStatus.QUEUED):
-            raise already
         transaction.on_commit(lambda: import_job_task.delay(job.pk))
         return True
     import_job_run(job_id=job.pk)
@@ -172,17 +161,20 @@ def import_job_run(*, job_id: int) -> ImportJob:
         job.refresh_from_db()
         return job
     except Exception as exc:
-        _log_failure(job_id, exc)
+        # Not raised on: the job says what happened, and Django's or Celery's own log of the
+        # exception would carry its message (the cell a parser choked on).
+        log_unexpected(logger, f"import job {job_id} failed", exc)
         ImportJob.objects.filter(pk=job_id).update(
             status=ImportStatus.FAILED, finished_at=timezone.now(),
             error="Внутренняя ошибка при загрузке: ничего не изменено. Сообщите администратору.",
         )
-        raise
+        job.refresh_from_db()
+        return job
     job.refresh_from_db()
     try:
         rejected = rejected_rows_xlsx(result.outcomes)
     except Exception as exc:  # the clients are in already: the job must still say so
-        _log_failure(job_id, exc)
+        log_unexpected(logger, f"import job {job_id}: rejected rows file not made", exc)
         rejected, job.error = b"", "Клиенты загружены, но файл с отклонёнными строками не удалось составить."
     if rejected:
         job.rejected_file.save(f"rejected-{job.pk}.xlsx", ContentFile(rejected), save=False)

@@ -22,7 +22,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from bookings.models import BookingChannel, BookingStatus
-from imports.safe_export import xlsx_text
+from imports.safe_export import neutralise, xlsx_cell
 from reports.figures import BRANCH_COLUMNS, DAY_COLUMNS, FIGURE_LABELS, SHARES, Figures, Report
 from reports.periods import Period
 from reports.selectors import BOOKING_LIST_FIELDS, local_naive, report_bookings, report_figures
@@ -42,20 +42,7 @@ BOOKING_HEADERS = (
 DATE_FORMAT = "DD.MM.YYYY"
 DATETIME_FORMAT = "DD.MM.YYYY HH:MM"
 SHARE_FORMAT = "0.0%"
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _BOLD = Font(bold=True)
-
-
-def neutralise(value: Any) -> Any:
-    """Text a spreadsheet would evaluate becomes plain text (OWASP «CSV injection»): ``'=1+1``."""
-    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
-        return "'" + value
-    return value
-
-
-def _xlsx(value: Any) -> Any:
-    """A value for an XLSX cell: without characters openpyxl refuses, then neutralised."""
-    return neutralise(xlsx_text(value))
 
 
 @dataclass
@@ -108,7 +95,7 @@ class _Sheet:
             self.ws.append([self.cell(header, bold=True) for header in headers])
 
     def cell(self, value: Any, *, number_format: str | None = None, bold: bool = False) -> WriteOnlyCell:
-        cell = WriteOnlyCell(self.ws, value=_xlsx(value))
+        cell = WriteOnlyCell(self.ws, value=xlsx_cell(value))
         if number_format:
             cell.number_format = number_format
         if bold:
@@ -122,7 +109,7 @@ class _Sheet:
 
     def append(self, row: Iterable[Any]) -> None:
         """A row of cells and plain values; text among the plain values is made safe like ``cell``'s."""
-        self.ws.append([_xlsx(value) if isinstance(value, str) else value for value in row])
+        self.ws.append([xlsx_cell(value) if isinstance(value, str) else value for value in row])
 
 
 def _figures_row(sheet: _Sheet, figures: Figures, columns: Sequence[str]) -> list[Any]:
@@ -204,10 +191,10 @@ def _bookings_sheet(workbook: Workbook, report: Report, rows: Iterable[tuple]) -
             cell.number_format = DATETIME_FORMAT
             moments.append(cell)
         ws.append([
-            row[index["id"]], _xlsx(row[index["workshop__name"]]), *moments,
+            row[index["id"]], xlsx_cell(row[index["workshop__name"]]), *moments,
             statuses.get(row[index["status"]], row[index["status"]]),
             channels.get(row[index["channel"]], row[index["channel"]]),
-            _xlsx(row[index["service__name"]]), row[index["client_id"]], _xlsx(row[index["client__name"]]),
+            xlsx_cell(row[index["service__name"]]), row[index["client_id"]], xlsx_cell(row[index["client__name"]]),
         ])
 
 

@@ -6,14 +6,21 @@ tabular files to ``imports.layout`` to find the header, the mapping and the data
 """
 
 import logging
-import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
 
 from imports import limits
-from imports.errors import CorruptFile, FileTooLarge, ImportRefused, PasswordProtected, UnsupportedFormat, WrongExtension
+from imports.errors import (
+    CorruptFile,
+    FileTooLarge,
+    ImportRefused,
+    PasswordProtected,
+    UnsupportedFormat,
+    WrongExtension,
+    log_unexpected,
+)
 from imports.records import SourceRecord
 
 XLSX, XLS, CSV, XML, MXL = "xlsx", "xls", "csv", "xml", "mxl"
@@ -202,8 +209,7 @@ def _unexpected(exc: Exception, fmt: str) -> CorruptFile:
     Only the exception's type and the frames are logged: its message may quote a cell (a
     client's name or phone), which must not reach the error log.
     """
-    frames = "".join(traceback.format_tb(exc.__traceback__))
-    logger.error("unreadable %s file: %s raised by the reader\n%s", fmt, type(exc).__name__, frames)
+    log_unexpected(logger, f"unreadable {fmt} file, the reader raised", exc)
     return CorruptFile(
         f"Файл {FORMAT_LABELS.get(fmt, fmt)} повреждён и не читается. "
         "Откройте его в программе, где он создан, и сохраните заново (XLSX или CSV)."

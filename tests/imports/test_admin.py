@@ -84,15 +84,46 @@ def _uploaded_with_an_unrecognised_header(client, branch, data=UNRECOGNISED):
     return job, reverse("admin:imports_importjob_preview", args=[job.pk])
 
 
-def test_columns_mapped_without_a_header_row_number_take_the_first_row_as_the_header(client, branch):
-    """The form shows the first row's cells as the column names; staff map them and leave the number empty."""
+def test_columns_mapped_without_a_header_row_number_are_asked_for_it(client, branch):
+    """The form shows the first row's cells as column names: a header, or already a client? Staff say which."""
     job, preview_url = _uploaded_with_an_unrecognised_header(client, branch)
 
-    client.post(preview_url, {"action": "remap", "header_row": "", "col_0": "name", "col_1": "phone", "col_2": "car"})
+    page = client.post(preview_url, {"action": "remap", "header_row": "", "col_0": "name", "col_1": "phone",
+                                     "col_2": "car"}).content.decode()
+    job.refresh_from_db()
+    assert "1, если первая строка — заголовки; 0, если в файле их нет" in page
+    assert job.status == ImportStatus.UPLOADED and job.mapping == {}
 
+    client.post(preview_url, {"action": "remap", "header_row": "1", "col_0": "name", "col_1": "phone", "col_2": "car"})
     job.refresh_from_db()
     assert job.status == ImportStatus.PREVIEWED, job.error
     assert job.summary["clients_created"] == 2 and job.summary["header_row"] == 1
+
+
+def test_a_header_row_typed_for_the_first_sheet_reads_that_sheet(client, branch):
+    """Nothing recognised: the form showed the first sheet's columns, so the number is for that sheet,
+    not for another one that merely mentions a phone."""
+    import io
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.active.title = "Клиенты"
+    for row in (["Кто", "Как связаться"], ["Иванов Иван", "8 912 123-45-67"], ["Петров Пётр", "89221234567"]):
+        book.active.append(row)
+    book.create_sheet("Справка").append(["Телефон офиса"])
+    data = io.BytesIO()
+    book.save(data)
+    client.force_login(importer(branch))
+    upload(client, branch, "list.xlsx", data.getvalue())
+    job = ImportJob.objects.get()
+
+    client.post(reverse("admin:imports_importjob_preview", args=[job.pk]),
+                {"action": "remap", "header_row": "1", "col_0": "name", "col_1": "phone"})
+
+    job.refresh_from_db()
+    assert job.status == ImportStatus.PREVIEWED and job.summary["sheet"] == "Клиенты"
+    assert job.summary["clients_created"] == 2
 
 
 def test_a_file_without_a_header_is_imported_with_header_row_0(client, branch):
@@ -242,3 +273,22 @@ def test_a_big_file_is_queued_and_the_request_returns_at_once(client, branch, mo
     assert job.status == ImportStatus.DONE and job.progress == 100 and Client.objects.count() == 75
     import_job_task.apply(args=[job.pk])
     assert Client.objects.count() == 75, "a second delivery finds the job claimed"
+
+
+def test_an_import_that_fails_unexpectedly_is_marked_failed_without_a_500_or_the_files_text_in_the_log(
+        client, branch, caplog):
+    """Here the stored file went missing (a media volume not restored); the log names the error, not its text."""
+    client.force_login(importer(branch))
+    upload(client, branch, "Иванов Иван.csv", "ФИО;Телефон\nИванов Иван;89121234567\n".encode())
+    job = ImportJob.objects.get()
+    job.file.storage.delete(job.file.name)
+    client.raise_request_exception = False
+
+    response = client.post(reverse("admin:imports_importjob_preview", args=[job.pk]), {"action": "confirm"},
+                           follow=True)
+
+    job.refresh_from_db()
+    assert response.status_code == 200
+    assert job.status == ImportStatus.FAILED and "ничего не изменено" in response.content.decode()
+    assert f"import job {job.pk} failed: FileNotFoundError" in caplog.text
+    assert "Иванов" not in caplog.text and Client.objects.count() == 0

@@ -8,7 +8,7 @@ from openpyxl import load_workbook
 
 from bookings.models import Booking
 from clients.models import Client
-from reports.exports import neutralise
+from imports.safe_export import neutralise
 
 SHEETS = ["Сводка", "По дням", "По филиалам", "По услугам", "По каналам", "Записи"]
 
