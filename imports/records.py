@@ -87,7 +87,7 @@ class Car:
 _NO_RAW: Mapping[str, str] = MappingProxyType({})
 
 
-def _no_raw() -> Mapping[str, str]:
+def _no_raw() -> Mapping[str, Any]:
     return _NO_RAW
 
 
@@ -117,7 +117,7 @@ class RowOutcome:
     comment: str = ""
     source_id: str = ""
     client_id: int | None = None
-    raw: Mapping[str, str] = field(default_factory=_no_raw)
+    raw: Mapping[str, Any] = field(default_factory=_no_raw)
     _phones: Any = field(default=None, repr=False)
     _cars: Any = field(default=None, repr=False)
     _visits: Any = field(default=None, repr=False)

@@ -32,7 +32,9 @@ def rejected_rows_xlsx(outcomes: list[RowOutcome]) -> bytes | None:
     rejected = [o for o in outcomes if o.status == REJECTED]
     if not rejected:
         return None
-    columns = [f for f in _COLUMNS if f in _ALWAYS or any(o.raw.get(f) for o in rejected)]
+    rows = [outcome.raw for outcome in rejected]
+    details = [car for raw in rows for car in raw.get("detail_cars", ())]
+    columns = [f for f in _COLUMNS if f in _ALWAYS or any(raw.get(f) for raw in (*rows, *details))]
     book = Workbook(write_only=True)
     sheet = book.create_sheet("Отклонённые")
     sheet.append(["Где в файле", "Причина", "Колонка", "Значение"] + [_header(f) for f in columns])
@@ -41,8 +43,13 @@ def rejected_rows_xlsx(outcomes: list[RowOutcome]) -> bytes | None:
         cells = {f: raw.get(f, "") for f in columns}
         if not cells["name"]:
             cells["name"] = " ".join(raw.get(f, "") for f in _NAME_PARTS).strip() or raw.get("full_name", "")
-        values = [shown_loc(outcome.loc), outcome.reason, outcome.column, outcome.value, *cells.values()]
-        sheet.append([xlsx_cell(v) for v in values])
+        sheet.append([xlsx_cell(v) for v in
+                      (shown_loc(outcome.loc), outcome.reason, outcome.column, outcome.value, *cells.values())])
+        # Its car rows below it, as in the file: they import as that client's cars again.
+        for car in raw.get("detail_cars", ()):
+            sheet.append([xlsx_cell(v) for v in
+                          (f"строка {car['line']}", "автомобиль клиента выше", "", "",
+                           *(car.get(f, "") for f in columns))])
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()

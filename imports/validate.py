@@ -209,14 +209,20 @@ def _past(visit: date | None, outcome: RowOutcome, today: date) -> date | None:
     return visit
 
 
-def _raw(record: SourceRecord) -> dict[str, str]:
-    """The row's cells as text, for the rejected-rows file (the visit date, which the layout
-    moved to the row's car, included)."""
+_CAR_CELLS = ("car", "make", "model", "year", "plate", "vin", "mileage", "visit_date")
+
+
+def _raw(record: SourceRecord) -> dict[str, Any]:
+    """The row's cells as text, for the rejected-rows file: the visit date the layout moved to the
+    row's own car, and under ``detail_cars`` the car rows a 1C report put below the client."""
     fields = record.fields
-    raw = {f: text(v) for f, v in fields.items() if f not in ("phone", "name_parts")}
+    raw: dict[str, Any] = {f: text(v) for f, v in fields.items() if f not in ("phone", "name_parts")}
     raw["phone"] = ", ".join(text(v) for v in fields.get("phone", []))
-    if not raw.get("visit_date"):
-        raw["visit_date"] = next((text(car.visit_date) for car in record.cars if text(car.visit_date)), "")
+    own = [car for car in record.cars if car.line == record.line]
+    if own and not raw.get("visit_date"):
+        raw["visit_date"] = text(own[0].visit_date)
+    raw["detail_cars"] = [{"line": car.line, **{f: text(getattr(car, f)) for f in _CAR_CELLS}}
+                          for car in record.cars if car.line != record.line]
     return raw
 
 

@@ -60,3 +60,32 @@ def test_a_fixed_rejected_file_imports_with_everything_the_row_had(client, branc
     assert (car.make, car.model, car.year, car.plate, car.vin, car.mileage_km) == (
         "Lada", "Vesta", 2019, "А123ВС77", "XTA21700050012345", 45000)
     assert company.first_visit_at.date().isoformat() == "2024-03-12"
+
+
+def test_a_rejected_client_keeps_the_car_rows_below_it(client, branch):
+    """A 1C report puts a client's cars on the rows below the client; the fixed file brings them back."""
+    client.force_login(importer(branch))
+    data = ("ФИО;Телефон;Госномер;Дата последнего визита\n"
+            "Иванов Иван;123;;\n"
+            ";;А123ВС77;12.03.2024\n"
+            ";;В456ОР77;15.04.2024\n").encode()
+    upload(client, branch, "report.csv", data)
+    job = ImportJob.objects.get()
+    client.post(reverse("admin:imports_importjob_preview", args=[job.pk]), {"action": "confirm"})
+
+    rows = rejected_rows(client, job)
+    header = rows[0]
+    assert [(row[0], row[header.index("Госномер")], row[header.index("Дата последнего визита")]) for row in rows[1:]] \
+        == [("запись 2 (строка 2)", None, None), ("строка 3", "А123ВС77", "12.03.2024"),
+            ("строка 4", "В456ОР77", "15.04.2024")]
+
+    fixed = [row[4:] for row in rows]
+    fixed[1][header.index("Телефон") - 4] = "8 912 123-45-67"
+    text = "\n".join(";".join("" if v is None else str(v) for v in line) for line in fixed)
+    upload(client, branch, "fixed.csv", text.encode())
+    again = ImportJob.objects.latest("pk")
+    client.post(reverse("admin:imports_importjob_preview", args=[again.pk]), {"action": "confirm"})
+
+    ivan = Client.objects.get()
+    assert sorted(ivan.vehicles.values_list("plate", flat=True)) == ["А123ВС77", "В456ОР77"]
+    assert ivan.bookings.count() == 2
