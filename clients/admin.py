@@ -3,6 +3,7 @@
 from django import forms
 from django.contrib import admin
 from django.db.models import Prefetch, QuerySet
+from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import display
@@ -12,7 +13,7 @@ from clients.models import Client, ClientPhone, Consent, Vehicle
 from clients.normalize import normalize_phone, normalize_plate, normalize_vin
 from clients.selectors import client_search_q, display_phone, plate_search_variant
 from clients.services import clean_name
-from workshops.admin_scope import BranchScopedAdminMixin, ScopedChoicesMixin
+from workshops.admin_scope import BranchScopedAdminMixin, ScopedChoicesMixin, user_workshop_ids
 from workshops.errors import DomainError
 from workshops.unfold_speedups import FastActionCheckboxMixin
 
@@ -67,11 +68,41 @@ class VehicleForm(forms.ModelForm):
         return cleaned
 
 
+def cars_booked_elsewhere(pks: list, workshop_ids: list[int]) -> QuerySet:
+    """Cars of ``pks`` that another branch has bookings for: deleting one would take it off those
+    bookings (``SET_NULL``), which only an owner may do."""
+    elsewhere = Booking.objects.filter(vehicle__in=pks).exclude(workshop__in=workshop_ids).values("vehicle")
+    return Vehicle.objects.filter(pk__in=elsewhere)
+
+
+def _booked_elsewhere_message(car: Vehicle) -> str:
+    return f"«{car}» — по нему есть записи в другом филиале: удалить автомобиль может только владелец."
+
+
+class _VehicleFormSet(BaseInlineFormSet):
+    """The client page's cars: the «удалить» box of a car another branch booked is refused, as the car's own delete page is."""
+
+    workshop_ids: list[int] | None = None  # the editing user's branches; None for an owner
+
+    def clean(self) -> None:
+        super().clean()
+        deleted = [form.instance.pk for form in self.deleted_forms if form.instance.pk]
+        if deleted and self.workshop_ids is not None:
+            refused = [_booked_elsewhere_message(car) for car in cars_booked_elsewhere(deleted, self.workshop_ids)]
+            if refused:
+                raise forms.ValidationError(refused)
+
+
 class VehicleInline(ScopedChoicesMixin, TabularInline):
     model = Vehicle
     form = VehicleForm
+    formset = _VehicleFormSet
     extra = 0
     fields = ("make", "model", "plate", "vin", "year", "mileage_km")
+
+    def get_formset(self, request: HttpRequest, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        return type(formset.__name__, (formset,), {"workshop_ids": user_workshop_ids(request)})
 
 
 class ConsentInline(TabularInline):
@@ -148,10 +179,7 @@ class VehicleAdmin(FastActionCheckboxMixin, BranchScopedAdminMixin, ModelAdmin):
         return super().get_choices_queryset(request).order_by("plate")
 
     def used_beyond_scope(self, request: HttpRequest, pks: list, workshop_ids: list[int]) -> list[str]:
-        """A car another branch has bookings for: deleting it would take the car off those bookings."""
-        elsewhere = Booking.objects.filter(vehicle__in=pks).exclude(workshop__in=workshop_ids).values("vehicle")
-        return [f"«{car}» — на нём есть записи в другом филиале: удалить автомобиль может только владелец."
-                for car in Vehicle.objects.filter(pk__in=elsewhere)]
+        return [_booked_elsewhere_message(car) for car in cars_booked_elsewhere(pks, workshop_ids)]
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
         plate = plate_search_variant(search_term)

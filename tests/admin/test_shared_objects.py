@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from bookings.models import Booking
 from clients.models import Client, ClientPhone, Vehicle
+from tests.admin.test_branch_and_client_admin import form_data
 from tests.factories import ClientFactory, VehicleFactory
 
 REFUSAL = "есть и в другом филиале: удалить может только владелец"
@@ -75,9 +76,25 @@ def test_a_car_with_another_branchs_booking_keeps_it(alpha, beta, manager_client
     page = manager_client.get(url)
     manager_client.post(url, {"post": "yes"})
 
-    assert "на нём есть записи в другом филиале: удалить автомобиль может только владелец" in page.content.decode()
+    assert "по нему есть записи в другом филиале: удалить автомобиль может только владелец" in page.content.decode()
     beta.booking.refresh_from_db()
     assert beta.booking.vehicle_id == beta.vehicle.pk
+
+
+def test_the_client_pages_delete_box_of_a_car_another_branch_booked_is_refused(alpha, beta, manager_client):
+    beta.client.workshops.add(alpha.workshop)
+    url = reverse("admin:clients_client_change", args=[beta.client.pk])
+    data = form_data(manager_client.get(url))
+    [index] = [key.split("-")[1] for key, value in data.items() if key.endswith("-id") and key.startswith("vehicles-")
+               and value == str(beta.vehicle.pk)]
+    data[f"vehicles-{index}-DELETE"] = "on"
+
+    response = manager_client.post(url, data)
+
+    assert response.status_code == 200
+    assert "по нему есть записи в другом филиале" in response.content.decode()
+    beta.booking.refresh_from_db()
+    assert Vehicle.objects.filter(pk=beta.vehicle.pk).exists() and beta.booking.vehicle_id == beta.vehicle.pk
 
 
 def test_a_shared_clients_car_without_other_bookings_is_deleted(alpha, beta, manager_client):
