@@ -115,8 +115,8 @@ class BookingCreateForm(EngineForm):
         self.fields["client"].required = False
         self.fields["bay"].required = False
         self.fields["bay"].help_text = "Пусто — любой свободный подходящий пост."
-        # The model's TextField has no limit; the engine keeps 2000 characters, so say so here
-        # rather than cut the rest silently (as the journal's form does).
+        # The model's TextField has no limit and the engine keeps 2000 characters: refuse a longer
+        # comment here, as the journal's form does, rather than let the engine cut it silently.
         self.fields["comment"].validators.append(MaxLengthValidator(COMMENT_MAX_LENGTH))
         self.fields["comment"].widget.attrs["maxlength"] = COMMENT_MAX_LENGTH
 

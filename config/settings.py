@@ -67,13 +67,19 @@ CSRF_TRUSTED_ORIGINS = _names("CSRF_TRUSTED_ORIGINS", default=[])
 
 
 def _public_url(hosts: list[str]) -> str:
-    """Where clients open links from e-mails: https on the first named public host, else the demo's address."""
-    named = [host.lstrip(".") for host in public_hosts(hosts) if host != "*"]
-    return f"https://{named[0]}" if named else "http://localhost:8000"
+    """Where clients open links from e-mails: https on the first domain in ``hosts`` (``web`` or
+    ``*`` are not one), the demo's address for a site that is not public."""
+    domains = [host.lstrip(".") for host in public_hosts(hosts) if "." in host.lstrip(".")]
+    if domains:
+        return f"https://{domains[0]}"
+    if public_hosts(hosts):
+        raise ImproperlyConfigured("Укажите PUBLIC_URL (например https://sto.example.ru): в ALLOWED_HOSTS нет домена сайта.")
+    return "http://localhost:8000"
 
 
-# Links in e-mails (unsubscribe) need the site's address; by default it comes from ALLOWED_HOSTS.
-PUBLIC_URL = (env.str("PUBLIC_URL", default="") or _public_url(ALLOWED_HOSTS)).rstrip("/")
+PUBLIC_URL = (env.str("PUBLIC_URL", default="").strip() or _public_url(ALLOWED_HOSTS)).rstrip("/")
+if not PUBLIC_URL.startswith(("https://", "http://")):
+    raise ImproperlyConfigured(f"PUBLIC_URL={PUBLIC_URL}: нужен адрес со схемой, например https://sto.example.ru.")
 
 DJANGO_APPS = [
     "unfold",
@@ -351,7 +357,7 @@ if not DEBUG:
 # --- Logging --------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").strip().upper()
 if LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
-    raise ImproperlyConfigured(f"LOG_LEVEL={LOG_LEVEL}: одно из DEBUG, INFO, WARNING, ERROR.")
+    raise ImproperlyConfigured(f"LOG_LEVEL={LOG_LEVEL}: одно из DEBUG, INFO, WARNING, ERROR, CRITICAL.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

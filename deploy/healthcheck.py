@@ -34,8 +34,10 @@ def host_header() -> str:
 def check_web() -> str | None:
     """Django answers to names in ALLOWED_HOSTS only, so the request carries the first of them."""
     request = urllib.request.Request("http://127.0.0.1:8000/healthz", headers={"Host": host_header()})
+    # Straight to the container's own port: HTTP_PROXY (for Telegram) must not carry this request.
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:
-        with urllib.request.urlopen(request, timeout=4) as response:
+        with direct.open(request, timeout=4) as response:
             body = response.read()
     except OSError as exc:  # connection refused, timeout, HTTP error status
         return f"healthz: {exc}"

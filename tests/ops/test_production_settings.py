@@ -96,6 +96,8 @@ def test_the_proxy_header_marks_a_request_as_https(https_redirect, client):
     ({"ALLOWED_HOSTS": "localhost,sto.example.ru"}, "https://sto.example.ru"),
     ({"ALLOWED_HOSTS": ".example.ru"}, "https://example.ru"),
     ({"ALLOWED_HOSTS": "sto.example.ru", "PUBLIC_URL": "https://zapis.example.ru/"}, "https://zapis.example.ru"),
+    ({"ALLOWED_HOSTS": "web,sto.example.ru"}, "https://sto.example.ru"),
+    ({"ALLOWED_HOSTS": "localhost"}, "http://localhost:8000"),
 ])
 def test_links_in_e_mails_use_the_sites_public_address(overrides, expected):
     show = [sys.executable, "-c", "from django.conf import settings; print(settings.PUBLIC_URL)"]
@@ -123,8 +125,10 @@ def test_a_lower_case_log_level_is_understood():
 
 @pytest.mark.parametrize(("name", "value", "message"), [
     ("SECURE_HSTS_SECONDS", "1y", "SECURE_HSTS_SECONDS=1y: нужно число, например 60."),
-    ("LOG_LEVEL", "loud", "LOG_LEVEL=LOUD: одно из DEBUG, INFO, WARNING, ERROR."),
+    ("LOG_LEVEL", "loud", "LOG_LEVEL=LOUD: одно из DEBUG, INFO, WARNING, ERROR, CRITICAL."),
     ("TELEGRAM_RATE_PER_SECOND", "50", "TELEGRAM_RATE_PER_SECOND: больше 0 и не больше 30"),
+    ("PUBLIC_URL", "sto.example.ru", "PUBLIC_URL=sto.example.ru: нужен адрес со схемой"),
+    ("ALLOWED_HOSTS", "*", "Укажите PUBLIC_URL (например https://sto.example.ru): в ALLOWED_HOSTS нет домена сайта."),
 ])
 def test_a_mistyped_setting_is_named_in_russian(name, value, message):
     result = run(LOAD_SETTINGS, env=production_env(**{name: value}), check=False)
