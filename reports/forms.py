@@ -44,6 +44,7 @@ class ReportFilterForm(forms.Form):
         data = super().clean()
         name = data.get("period") or "month"
         workshop = data.get("workshop")
+        data["workshops"] = [workshop] if workshop else list(self.fields["workshop"].queryset)
         try:
             if name == "custom":
                 first, last = data.get("date_from"), data.get("date_to")
@@ -53,8 +54,7 @@ class ReportFilterForm(forms.Form):
                     raise ReportPeriodError(f"Отчёт строится за даты {RANGE_TEXT}.")
                 data["report_period"] = Period(first, last + timedelta(days=1))
             else:
-                workshops = [workshop] if workshop else list(self.fields["workshop"].queryset)
-                data["report_period"] = period_preset(name, today=local_today(workshops))
+                data["report_period"] = period_preset(name, today=local_today(data["workshops"]))
         except ReportPeriodError as error:
             raise forms.ValidationError(error.message, code=error.code) from None
         data["period"] = name
@@ -62,9 +62,7 @@ class ReportFilterForm(forms.Form):
 
     def selection(self) -> tuple[list[Workshop], Period]:
         """The branches and period chosen (call after ``is_valid()``)."""
-        workshop = self.cleaned_data.get("workshop")
-        workshops = [workshop] if workshop else list(self.fields["workshop"].queryset)
-        return workshops, self.cleaned_data["report_period"]
+        return self.cleaned_data["workshops"], self.cleaned_data["report_period"]
 
 
 def local_today(workshops: list[Workshop]) -> date:

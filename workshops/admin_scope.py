@@ -221,8 +221,11 @@ class BranchScopedAdminMixin(ScopedChoicesMixin):
         if ids is None or not isinstance(response, TemplateResponse):
             return response
         colleagues = set(StaffMembership.objects.filter(workshop_id__in=ids).values_list("user_id", flat=True))
+        named: dict[int, bool] = {}  # user id → may be named here (a colleague or an owner); once per user
         for entry in response.context_data["action_list"]:
-            if entry.user_id not in colleagues and not user_is_owner(entry.user):
+            if entry.user_id not in named:
+                named[entry.user_id] = entry.user_id in colleagues or user_is_owner(entry.user)
+            if not named[entry.user_id]:
                 # An unsaved stand-in, only for the page; the log entry itself is not changed.
                 entry.user = get_user_model()(username="сотрудник другого филиала")
         return response

@@ -23,6 +23,13 @@ class RussianCommand(BaseCommand):
         parser.error = lambda message: self._argparse_error(parser, message)  # type: ignore[method-assign]
         return parser
 
+    @staticmethod
+    def known_workshops() -> str:
+        """The branch codes an installer may pass to ``--workshop``, for a message."""
+        from workshops.models import Workshop
+
+        return ", ".join(Workshop.objects.order_by("slug").values_list("slug", flat=True)) or "нет ни одного"
+
     def fail(self, message: str) -> NoReturn:
         raise CommandError(f"Ошибка: {message}\nИспользование: {self.usage}")
 

@@ -24,21 +24,17 @@ class Command(RussianCommand):
         if not options["file"]:
             self.fail("укажите файл.")
         if not options["workshop"]:
-            self.fail(f"укажите филиал: --workshop КОД. Есть: {self._known_workshops()}.")
+            self.fail(f"укажите филиал: --workshop КОД. Есть: {self.known_workshops()}.")
         path = Path(str(options["file"]))
         if not path.is_file():
             raise CommandError(f"Файл «{path}» не найден.")
         try:
             workshop = Workshop.objects.get(slug=options["workshop"])
         except Workshop.DoesNotExist:
-            raise CommandError(f"Филиал «{options['workshop']}» не найден. Есть: {self._known_workshops()}.") from None
+            raise CommandError(f"Филиал «{options['workshop']}» не найден. Есть: {self.known_workshops()}.") from None
         try:
             result = import_file_now(data=path.read_bytes(), filename=path.name, workshop=workshop,
                                      dry_run=bool(options["dry_run"]))
         except ImportRefused as exc:
             raise CommandError(exc.message) from None
         self.stdout.write("\n".join(summary_lines(result.summary)))
-
-    @staticmethod
-    def _known_workshops() -> str:
-        return ", ".join(Workshop.objects.order_by("slug").values_list("slug", flat=True)) or "нет ни одного"

@@ -40,8 +40,7 @@ class Command(RussianCommand):
         if workshop is not None:
             workshops = [w for w in workshops if w.slug == workshop]
             if not workshops:
-                known = ", ".join(Workshop.objects.order_by("slug").values_list("slug", flat=True)) or "нет ни одного"
-                self.fail(f"филиал с кодом «{workshop}» не найден. Есть: {known}.")
+                self.fail(f"филиал с кодом «{workshop}» не найден. Есть: {self.known_workshops()}.")
         path = Path(output)
         if path.is_dir():
             self.fail(f"«{path}» — папка: укажите имя файла, например {path / 'otchet.xlsx'}.")
