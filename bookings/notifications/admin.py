@@ -67,7 +67,7 @@ class NotificationAdmin(BranchScopedAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
     actions = ["retry"]
     fields = (
         "booking", "workshop", "history", "recipient_kind", "client", "user", "email", "channel", "template_key",
-        "payload", "state", "attempts", "next_attempt_at", "claimed_at", "queued_at", "sent_at", "last_error",
+        "payload", "state", "attempts", "next_attempt_at", "give_up_at", "claimed_at", "queued_at", "sent_at", "last_error",
         "external_id", "created_at",
     )
     readonly_fields = fields

@@ -44,10 +44,22 @@ logger = logging.getLogger(__name__)
 # message's fault, so it is retried for as long as the message is useful (DESIGN §3:
 # never lost because Telegram or the SMTP server was down) ...
 BACKOFF_SECONDS = (30, 120, 600, 1800, 3600)
-# ... but not for ever: a message not sent within this time of being written is of no use
-# any more (its visit has passed, its news is old) and fails, visible in admin.
+# ... but not for ever: a message not sent within this time of being written (or of staff's
+# «Отправить ещё раз», see ``give_up_at``) is of no use any more (its visit has passed, its
+# news is old) and fails, visible in admin.
 MAX_AGE = timedelta(days=3)
-MAX_AGE_ERROR = "Не отправлено за 3 дня — сообщение устарело."
+
+
+def _days(n: int) -> str:
+    """«1 день», «3 дня», «5 дней»."""
+    if n % 10 == 1 and n % 100 != 11:
+        return f"{n} день"
+    if n % 10 in (2, 3, 4) and n % 100 not in (12, 13, 14):
+        return f"{n} дня"
+    return f"{n} дней"
+
+
+MAX_AGE_ERROR = f"Не отправлено за {_days(MAX_AGE.days)} — сообщение устарело."
 # Retries this near are queued with a countdown; later ones are left to the sweep.
 COUNTDOWN_LIMIT_SECONDS = 600
 # The client's status messages: each is sent only while it still describes the booking.
@@ -56,6 +68,17 @@ STATUS_TEMPLATES = frozenset({"client_booking_confirmed", "client_booking_cancel
 
 def claim_timeout() -> timedelta:
     return timedelta(seconds=settings.NOTIFY_CLAIM_TIMEOUT_SECONDS)
+
+
+def give_up_q(now: datetime) -> Q:
+    """Rows whose time to be sent is over: ``give_up_at`` passed, or, when it is empty, ``MAX_AGE`` since written."""
+    return Q(give_up_at__lte=now) | Q(give_up_at__isnull=True, created_at__lte=now - MAX_AGE)
+
+
+def is_too_old(notification: Notification, now: datetime) -> bool:
+    """The same test as ``give_up_q``, for a row in hand."""
+    give_up_at = notification.give_up_at or notification.created_at + MAX_AGE
+    return now >= give_up_at
 
 
 def claimable_q(now: datetime) -> Q:
@@ -225,8 +248,8 @@ def notification_send(notification_id: int, *, now: datetime | None = None) -> s
 def record_failure(notification: Notification, claimed_at: datetime, error: TransportError, *, now: datetime) -> str:
     """Write the outcome of a failed send: wait and retry, retry with backoff, or give up.
 
-    Gives up on a permanent error at once, on a temporary one only once the row is
-    ``MAX_AGE`` old; otherwise retries after ``BACKOFF_SECONDS`` (capped at its last value).
+    Gives up on a permanent error at once, on a temporary one only once the row's time is
+    over (``is_too_old``); otherwise retries after ``BACKOFF_SECONDS`` (capped at its last value).
     """
     mine = _mine(notification, claimed_at)
     if error.retry_after is not None and not error.permanent:
@@ -237,7 +260,7 @@ def record_failure(notification: Notification, claimed_at: datetime, error: Tran
         queue_send([notification.pk], countdown=error.retry_after)
         logger.info("Notification %s: rate limited, retry in %.1fs", notification.pk, error.retry_after)
         return NotificationState.PENDING
-    too_old = now - notification.created_at >= MAX_AGE
+    too_old = is_too_old(notification, now)
     if error.permanent or too_old:
         message = error.message if error.permanent else f"{MAX_AGE_ERROR} {error.message}"
         mine.update(state=NotificationState.FAILED, claimed_at=None, last_error=message)
@@ -268,6 +291,10 @@ def client_unreachable_in_telegram(client_id: int, error: str) -> None:
 def notifications_retry(notification_ids: list[int], *, now: datetime | None = None) -> tuple[int, int]:
     """Staff asked to send failed rows again: they become pending with fresh attempts and are queued.
 
+    A retried row gets a fresh ``MAX_AGE`` (``give_up_at``) and an empty error: without that,
+    a row written more than ``MAX_AGE`` ago would fail again on its first temporary error,
+    or as soon as the sweep saw it.
+
     A row that would not be sent any more (a «подтверждена» for a booking cancelled since,
     a reminder of a visit that is over) is marked skipped with the reason instead, so
     staff cannot resend a message that would mislead the client. Rows already sent,
@@ -287,7 +314,8 @@ def notifications_retry(notification_ids: list[int], *, now: datetime | None = N
         else:
             ids.append(notification.pk)
     Notification.objects.filter(pk__in=ids, state=NotificationState.FAILED).update(
-        state=NotificationState.PENDING, attempts=0, next_attempt_at=now, claimed_at=None, queued_at=now
+        state=NotificationState.PENDING, attempts=0, next_attempt_at=now, claimed_at=None, queued_at=now,
+        give_up_at=now + MAX_AGE, last_error="",
     )
     transaction.on_commit(lambda: queue_send(ids))
     return len(ids), skipped
