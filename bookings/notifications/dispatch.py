@@ -30,6 +30,7 @@ from bookings.models import (
     RecipientKind,
 )
 from bookings.notifications import render, transports
+from bookings.notifications.events import CONSENT_WITHDRAWN
 from bookings.notifications.managers_chat import manager_chat_migrate
 from bookings.notifications.render import has_marketing_consent
 from bookings.notifications.queue import queue_send
@@ -132,7 +133,7 @@ def skip_reason(notification: Notification, now: datetime) -> str | None:
     """Why the row should not be sent any more (pretix: re-check after claiming), or ``None``."""
     booking, key = notification.booking, notification.template_key
     if notification.recipient_kind == RecipientKind.CLIENT and consent_withdrawn(notification.client_id):
-        return "Клиент отозвал согласие на обработку персональных данных: сообщения ему не отправляются."
+        return CONSENT_WITHDRAWN
     if key in STATUS_TEMPLATES:
         return stale_status_reason(notification)
     if key == "client_reminder":
