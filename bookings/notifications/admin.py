@@ -89,7 +89,7 @@ class NotificationAdmin(BranchScopedAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
         queued, skipped = notifications_retry(list(queryset.values_list("id", flat=True)))
         text = f"Поставлено в очередь: {queued}."
         if skipped:
-            text += f" Уже не нужны (запись с тех пор изменилась), не отправлены: {skipped}."
+            text += f" Уже не нужны и не отправлены: {skipped} — причина в колонке «ошибка»."
         messages.info(request, text)
 
 

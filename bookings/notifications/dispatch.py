@@ -30,10 +30,10 @@ from bookings.models import (
     RecipientKind,
 )
 from bookings.notifications import render, transports
-from bookings.notifications.events import CONSENT_WITHDRAWN
+from bookings.notifications.events import CLIENT_TEMPLATES, CONSENT_WITHDRAWN
 from bookings.notifications.managers_chat import manager_chat_migrate
-from bookings.notifications.render import has_marketing_consent
 from bookings.notifications.queue import queue_send
+from bookings.notifications.render import has_marketing_consent
 from bookings.notifications.transports import TransportError
 from clients.consents import consent_withdrawn
 from clients.models import Client
@@ -61,10 +61,13 @@ def _days(n: int) -> str:
 
 
 MAX_AGE_ERROR = f"Не отправлено за {_days(MAX_AGE.days)} — сообщение устарело."
+# An error of ours (a bug in code or a template, not an outage) will not go away by waiting
+# three days: such a row fails after this many attempts (about 1.5 hours of backoff).
+INTERNAL_ERROR_ATTEMPTS = 6
 # Retries this near are queued with a countdown; later ones are left to the sweep.
 COUNTDOWN_LIMIT_SECONDS = 600
 # The client's status messages: each is sent only while it still describes the booking.
-STATUS_TEMPLATES = frozenset({"client_booking_confirmed", "client_booking_cancelled", "client_booking_rescheduled"})
+STATUS_TEMPLATES = frozenset(CLIENT_TEMPLATES.values()) | {"client_booking_rescheduled"}
 
 
 def claim_timeout() -> timedelta:
@@ -235,11 +238,14 @@ def notification_send(notification_id: int, *, now: datetime | None = None) -> s
         return record_failure(notification, claimed_at, error, now=now)
     except Exception as error:
         # A bug or a database hiccup must not leave the row claimed until the timeout:
-        # record it as a failed attempt (retried until MAX_AGE) and keep the traceback in the log.
+        # record it as a failed attempt (a few retries, for a hiccup; then it fails, for a
+        # bug) and keep the traceback in the log.
         logger.exception("Notification %s: unexpected error while sending", notification_id)
-        return record_failure(
-            notification, claimed_at, TransportError(f"Внутренняя ошибка: {type(error).__name__}"), now=now
+        give_up = notification.attempts >= INTERNAL_ERROR_ATTEMPTS
+        message = f"Внутренняя ошибка: {type(error).__name__}" + (
+            f" (после {notification.attempts} попыток; исправьте и отправьте ещё раз)" if give_up else ""
         )
+        return record_failure(notification, claimed_at, TransportError(message, permanent=give_up), now=now)
     _mine(notification, claimed_at).update(
         state=NotificationState.SENT, sent_at=timezone.now(), claimed_at=None, last_error="", external_id=external_id
     )

@@ -5,7 +5,12 @@ from datetime import timedelta
 import pytest
 
 from bookings.models import Notification, NotificationState
-from bookings.notifications.dispatch import MAX_AGE, MAX_AGE_ERROR, notification_send, notifications_retry
+from bookings.notifications.dispatch import (
+    MAX_AGE,
+    MAX_AGE_ERROR,
+    notification_send,
+    notifications_retry,
+)
 from bookings.notifications.scheduled import outbox_sweep
 
 GRACE = timedelta(seconds=120)
