@@ -219,6 +219,10 @@ class Notification(models.Model):
     )
     attempts = models.PositiveSmallIntegerField("попыток", default=0)
     next_attempt_at = models.DateTimeField("отправить не раньше", default=timezone.now)
+    give_up_at = models.DateTimeField(
+        "не отправлять после", null=True, blank=True,
+        help_text="Пусто — срок считается от создания; «Отправить ещё раз» начинает его заново.",
+    )
     claimed_at = models.DateTimeField("взято в работу", null=True, blank=True)
     queued_at = models.DateTimeField("поставлено в очередь", null=True, blank=True)
     sent_at = models.DateTimeField("отправлено", null=True, blank=True)

@@ -67,7 +67,7 @@ class NotificationAdmin(BranchScopedAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
     actions = ["retry"]
     fields = (
         "booking", "workshop", "history", "recipient_kind", "client", "user", "email", "channel", "template_key",
-        "payload", "state", "attempts", "next_attempt_at", "claimed_at", "queued_at", "sent_at", "last_error",
+        "payload", "state", "attempts", "next_attempt_at", "give_up_at", "claimed_at", "queued_at", "sent_at", "last_error",
         "external_id", "created_at",
     )
     readonly_fields = fields
@@ -89,7 +89,7 @@ class NotificationAdmin(BranchScopedAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
         queued, skipped = notifications_retry(list(queryset.values_list("id", flat=True)))
         text = f"Поставлено в очередь: {queued}."
         if skipped:
-            text += f" Уже не нужны (запись с тех пор изменилась), не отправлены: {skipped}."
+            text += f" Уже не нужны и не отправлены: {skipped} — причина в колонке «ошибка»."
         messages.info(request, text)
 
 

@@ -30,9 +30,10 @@ from bookings.models import (
     RecipientKind,
 )
 from bookings.notifications import render, transports
+from bookings.notifications.events import CLIENT_TEMPLATES, CONSENT_WITHDRAWN
 from bookings.notifications.managers_chat import manager_chat_migrate
-from bookings.notifications.render import has_marketing_consent
 from bookings.notifications.queue import queue_send
+from bookings.notifications.render import has_marketing_consent
 from bookings.notifications.transports import TransportError
 from clients.consents import consent_withdrawn
 from clients.models import Client
@@ -44,18 +45,44 @@ logger = logging.getLogger(__name__)
 # message's fault, so it is retried for as long as the message is useful (DESIGN §3:
 # never lost because Telegram or the SMTP server was down) ...
 BACKOFF_SECONDS = (30, 120, 600, 1800, 3600)
-# ... but not for ever: a message not sent within this time of being written is of no use
-# any more (its visit has passed, its news is old) and fails, visible in admin.
+# ... but not for ever: a message not sent within this time of being written (or of staff's
+# «Отправить ещё раз», see ``give_up_at``) is of no use any more (its visit has passed, its
+# news is old) and fails, visible in admin.
 MAX_AGE = timedelta(days=3)
-MAX_AGE_ERROR = "Не отправлено за 3 дня — сообщение устарело."
+
+
+def _days(n: int) -> str:
+    """«1 день», «3 дня», «5 дней»."""
+    if n % 10 == 1 and n % 100 != 11:
+        return f"{n} день"
+    if n % 10 in (2, 3, 4) and n % 100 not in (12, 13, 14):
+        return f"{n} дня"
+    return f"{n} дней"
+
+
+MAX_AGE_ERROR = f"Не отправлено за {_days(MAX_AGE.days)} — сообщение устарело."
+# An error of ours (a bug in code or a template, not an outage) will not go away by waiting
+# three days: such a row fails after this many attempts (about 1.5 hours of backoff).
+INTERNAL_ERROR_ATTEMPTS = 6
 # Retries this near are queued with a countdown; later ones are left to the sweep.
 COUNTDOWN_LIMIT_SECONDS = 600
 # The client's status messages: each is sent only while it still describes the booking.
-STATUS_TEMPLATES = frozenset({"client_booking_confirmed", "client_booking_cancelled", "client_booking_rescheduled"})
+STATUS_TEMPLATES = frozenset(CLIENT_TEMPLATES.values()) | {"client_booking_rescheduled"}
 
 
 def claim_timeout() -> timedelta:
     return timedelta(seconds=settings.NOTIFY_CLAIM_TIMEOUT_SECONDS)
+
+
+def give_up_q(now: datetime) -> Q:
+    """Rows whose time to be sent is over: ``give_up_at`` passed, or, when it is empty, ``MAX_AGE`` since written."""
+    return Q(give_up_at__lte=now) | Q(give_up_at__isnull=True, created_at__lte=now - MAX_AGE)
+
+
+def is_too_old(notification: Notification, now: datetime) -> bool:
+    """The same test as ``give_up_q``, for a row in hand."""
+    give_up_at = notification.give_up_at or notification.created_at + MAX_AGE
+    return now >= give_up_at
 
 
 def claimable_q(now: datetime) -> Q:
@@ -109,7 +136,7 @@ def skip_reason(notification: Notification, now: datetime) -> str | None:
     """Why the row should not be sent any more (pretix: re-check after claiming), or ``None``."""
     booking, key = notification.booking, notification.template_key
     if notification.recipient_kind == RecipientKind.CLIENT and consent_withdrawn(notification.client_id):
-        return "Клиент отозвал согласие на обработку персональных данных: сообщения ему не отправляются."
+        return CONSENT_WITHDRAWN
     if key in STATUS_TEMPLATES:
         return stale_status_reason(notification)
     if key == "client_reminder":
@@ -211,11 +238,14 @@ def notification_send(notification_id: int, *, now: datetime | None = None) -> s
         return record_failure(notification, claimed_at, error, now=now)
     except Exception as error:
         # A bug or a database hiccup must not leave the row claimed until the timeout:
-        # record it as a failed attempt (retried until MAX_AGE) and keep the traceback in the log.
+        # record it as a failed attempt (a few retries, for a hiccup; then it fails, for a
+        # bug) and keep the traceback in the log.
         logger.exception("Notification %s: unexpected error while sending", notification_id)
-        return record_failure(
-            notification, claimed_at, TransportError(f"Внутренняя ошибка: {type(error).__name__}"), now=now
+        give_up = notification.attempts >= INTERNAL_ERROR_ATTEMPTS
+        message = f"Внутренняя ошибка: {type(error).__name__}" + (
+            f" (после {notification.attempts} попыток; исправьте и отправьте ещё раз)" if give_up else ""
         )
+        return record_failure(notification, claimed_at, TransportError(message, permanent=give_up), now=now)
     _mine(notification, claimed_at).update(
         state=NotificationState.SENT, sent_at=timezone.now(), claimed_at=None, last_error="", external_id=external_id
     )
@@ -225,8 +255,8 @@ def notification_send(notification_id: int, *, now: datetime | None = None) -> s
 def record_failure(notification: Notification, claimed_at: datetime, error: TransportError, *, now: datetime) -> str:
     """Write the outcome of a failed send: wait and retry, retry with backoff, or give up.
 
-    Gives up on a permanent error at once, on a temporary one only once the row is
-    ``MAX_AGE`` old; otherwise retries after ``BACKOFF_SECONDS`` (capped at its last value).
+    Gives up on a permanent error at once, on a temporary one only once the row's time is
+    over (``is_too_old``); otherwise retries after ``BACKOFF_SECONDS`` (capped at its last value).
     """
     mine = _mine(notification, claimed_at)
     if error.retry_after is not None and not error.permanent:
@@ -237,7 +267,7 @@ def record_failure(notification: Notification, claimed_at: datetime, error: Tran
         queue_send([notification.pk], countdown=error.retry_after)
         logger.info("Notification %s: rate limited, retry in %.1fs", notification.pk, error.retry_after)
         return NotificationState.PENDING
-    too_old = now - notification.created_at >= MAX_AGE
+    too_old = is_too_old(notification, now)
     if error.permanent or too_old:
         message = error.message if error.permanent else f"{MAX_AGE_ERROR} {error.message}"
         mine.update(state=NotificationState.FAILED, claimed_at=None, last_error=message)
@@ -268,6 +298,10 @@ def client_unreachable_in_telegram(client_id: int, error: str) -> None:
 def notifications_retry(notification_ids: list[int], *, now: datetime | None = None) -> tuple[int, int]:
     """Staff asked to send failed rows again: they become pending with fresh attempts and are queued.
 
+    A retried row gets a fresh ``MAX_AGE`` (``give_up_at``) and an empty error: without that,
+    a row written more than ``MAX_AGE`` ago would fail again on its first temporary error,
+    or as soon as the sweep saw it.
+
     A row that would not be sent any more (a «подтверждена» for a booking cancelled since,
     a reminder of a visit that is over) is marked skipped with the reason instead, so
     staff cannot resend a message that would mislead the client. Rows already sent,
@@ -287,7 +321,8 @@ def notifications_retry(notification_ids: list[int], *, now: datetime | None = N
         else:
             ids.append(notification.pk)
     Notification.objects.filter(pk__in=ids, state=NotificationState.FAILED).update(
-        state=NotificationState.PENDING, attempts=0, next_attempt_at=now, claimed_at=None, queued_at=now
+        state=NotificationState.PENDING, attempts=0, next_attempt_at=now, claimed_at=None, queued_at=now,
+        give_up_at=now + MAX_AGE, last_error="",
     )
     transaction.on_commit(lambda: queue_send(ids))
     return len(ids), skipped

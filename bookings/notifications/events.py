@@ -40,6 +40,7 @@ CLIENT_TEMPLATES = {
 MANAGER_STATUSES = frozenset({BookingStatus.CONFIRMED, BookingStatus.CANCELLED})
 REPLACED_BY_CANCELLATION = ("client_reminder", "client_thanks")
 NEW_BOOKING_TEMPLATE = "manager_new_booking"
+CONSENT_WITHDRAWN = "Клиент отозвал согласие на обработку персональных данных: сообщения ему не отправляются."
 
 
 def manager_channels(workshop: Workshop) -> list[str]:
@@ -73,10 +74,16 @@ def client_channel(booking: Booking, *, telegram_only: bool = False) -> str | No
 
 def client_rows(booking: Booking, template_key: str, history: BookingHistory | None = None, *,
                 telegram_only: bool = False, **fields) -> list[Notification]:
-    """The client's row, by their channel; none for a client who withdrew their consent (/withdraw)."""
+    """The client's row, by their channel; none when the client has no channel.
+
+    For a client who withdrew their consent (/withdraw) the row is written already skipped,
+    with the reason, and never sent: staff see on the booking page that the client was not told.
+    """
     channel = client_channel(booking, telegram_only=telegram_only)
-    if channel is None or consent_withdrawn(booking.client_id):
+    if channel is None:
         return []
+    if consent_withdrawn(booking.client_id):
+        fields.update(state=NotificationState.SKIPPED, last_error=CONSENT_WITHDRAWN)
     return [Notification(
         booking=booking, workshop=booking.workshop, history=history, recipient_kind=RecipientKind.CLIENT,
         client=booking.client, channel=channel, template_key=template_key, **fields,
@@ -116,7 +123,7 @@ def notifications_for_event(booking: Booking, history: BookingHistory) -> list[N
             state=NotificationState.PENDING, template_key__in=REPLACED_BY_CANCELLATION
         ).update(state=NotificationState.SKIPPED, last_error="Запись отменена.", claimed_at=None)
     rows = Notification.objects.bulk_create(_rows_for(booking, history))
-    queue_after_commit([row.pk for row in rows])
+    queue_after_commit([row.pk for row in rows if row.state == NotificationState.PENDING])
     return rows
 
 

@@ -14,11 +14,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.template import Context
-from django.utils.module_loading import import_string
 from django.template.loader import get_template
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
-from bookings.models import Booking, BookingStatus, Notification, NotificationChannel, RecipientKind
+from bookings.models import (
+    Booking,
+    BookingEvent,
+    BookingStatus,
+    Notification,
+    NotificationChannel,
+    NotificationState,
+    RecipientKind,
+)
 from clients.models import Consent, ConsentPurpose
 from clients.normalize import format_phone
 from clients.unsubscribe import unsubscribe_url
@@ -91,6 +99,27 @@ def _who(notification: Notification) -> str:
     return history.actor or "клиент"
 
 
+def time_client_knew(notification: Notification) -> datetime | None:
+    """The visit time the client last heard of, for «Было» in a reschedule message.
+
+    Not the row's own ``old_starts_at``: a reschedule message skipped as stale (see
+    ``dispatch.stale_status_reason``) never reached the client, so the next one must say
+    «Было» the time of the latest reschedule message that was sent, or else the time
+    the booking was made for (the first reschedule's ``old_starts_at``).
+    """
+    booking = notification.booking
+    last_sent = (
+        Notification.objects.filter(
+            booking=booking, recipient_kind=RecipientKind.CLIENT, template_key=notification.template_key,
+            state=NotificationState.SENT, history__isnull=False,
+        ).exclude(pk=notification.pk).select_related("history").order_by("-sent_at", "-id").first()
+    )
+    if last_sent is not None:
+        return last_sent.history.new_starts_at
+    first = booking.history.filter(event=BookingEvent.RESCHEDULED).order_by("at", "id").first()
+    return first.old_starts_at if first is not None else notification.history.old_starts_at
+
+
 def context_for(notification: Notification, *, now: datetime | None = None) -> dict:
     """Everything a template may show, read from the database now (the row stores references only)."""
     now = now or timezone.now()
@@ -119,6 +148,8 @@ def context_for(notification: Notification, *, now: datetime | None = None) -> d
                 old_when=local_when(notification.history.old_starts_at, booking.workshop),
                 new_when=local_when(notification.history.new_starts_at, booking.workshop),
             )
+            if notification.template_key == "client_booking_rescheduled":
+                context["old_when"] = local_when(time_client_knew(notification), booking.workshop)
         if notification.template_key == "manager_new_booking":
             context["past_visits"] = Booking.objects.filter(
                 client_id=booking.client_id, status=BookingStatus.COMPLETED, starts_at__lt=booking.starts_at

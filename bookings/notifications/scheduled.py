@@ -25,7 +25,7 @@ from bookings.models import (
     NotificationState,
     RecipientKind,
 )
-from bookings.notifications.dispatch import MAX_AGE, MAX_AGE_ERROR, claim_timeout
+from bookings.notifications.dispatch import MAX_AGE_ERROR, claim_timeout, give_up_q
 from bookings.notifications.events import client_channel
 from bookings.notifications.queue import queue_send
 from clients.consents import clients_who_withdrew
@@ -153,7 +153,7 @@ def scan_return_nudges(now: datetime | None = None) -> list[int]:
 
 
 def outbox_sweep(now: datetime | None = None, *, grace: timedelta) -> list[int]:
-    """Re-queue pending rows whose task should have run ``grace`` ago; give up on ones older than ``MAX_AGE``.
+    """Re-queue pending rows whose task should have run ``grace`` ago; give up on ones whose time is over (``give_up_q``).
 
     Catches what the queue lost: a broker down when the booking was saved, a worker
     killed mid-send (its claim goes stale), a countdown dropped by a restart, and the
@@ -162,7 +162,7 @@ def outbox_sweep(now: datetime | None = None, *, grace: timedelta) -> list[int]:
     """
     now = now or timezone.now()
     unclaimed = Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - claim_timeout())
-    too_old = Notification.objects.filter(unclaimed, state=NotificationState.PENDING, created_at__lte=now - MAX_AGE)
+    too_old = Notification.objects.filter(unclaimed, give_up_q(now), state=NotificationState.PENDING)
     gave_up = too_old.update(state=NotificationState.FAILED, claimed_at=None,
                              last_error=Concat(Value(f"{MAX_AGE_ERROR} "), F("last_error")))
     forgotten = Q(queued_at__lt=now - grace) | Q(queued_at__isnull=True, created_at__lt=now - grace)

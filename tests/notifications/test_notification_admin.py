@@ -66,6 +66,17 @@ def test_staff_can_send_failed_notifications_again(client, booking, failed_remin
     assert (failed_reminder.state, failed_reminder.attempts) == (NotificationState.PENDING, 0)
 
 
+def test_a_retry_not_needed_any_more_points_staff_to_the_reason(client, booking, failed_reminder):
+    booking.status = "cancelled"
+    booking.save(update_fields=["status"])
+    client.force_login(staff_of(booking.workshop, "view_notification"))
+    page = client.post(reverse("admin:bookings_notification_changelist"),
+                       {"action": "retry", "_selected_action": [failed_reminder.pk]}, follow=True).content.decode()
+    assert "Поставлено в очередь: 0. Уже не нужны и не отправлены: 1 — причина в колонке «ошибка»." in page
+    failed_reminder.refresh_from_db()
+    assert (failed_reminder.state, failed_reminder.last_error) == (NotificationState.SKIPPED, "Запись отменена или завершена.")
+
+
 def test_staff_of_another_branch_cannot_send_its_notifications_again(client, booking, failed_reminder):
     client.force_login(staff_of(WorkshopFactory(), "view_notification"))
     client.post(reverse("admin:bookings_notification_changelist"),

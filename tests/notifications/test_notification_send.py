@@ -9,7 +9,12 @@ from django.utils import timezone
 
 from bookings.models import BookingStatus, Notification, NotificationState
 from bookings.notifications import ratelimit
-from bookings.notifications.dispatch import BACKOFF_SECONDS, MAX_AGE, notification_send
+from bookings.notifications.dispatch import (
+    BACKOFF_SECONDS,
+    INTERNAL_ERROR_ATTEMPTS,
+    MAX_AGE,
+    notification_send,
+)
 from bookings.services import booking_create, booking_import_visit, booking_transition
 from tests.conftest import next_weekday
 from tests.factories import UserFactory
@@ -146,6 +151,24 @@ def test_a_temporary_error_three_days_after_the_message_was_written_fails_it_wit
     assert notification_send(row.pk, now=row.created_at + MAX_AGE) == NotificationState.FAILED
     row.refresh_from_db()
     assert row.last_error == "Не отправлено за 3 дня — сообщение устарело. Telegram 502: Bad Gateway"
+
+
+def test_an_error_of_ours_is_retried_a_few_times_then_fails_instead_of_for_three_days(booking, botapi, monkeypatch):
+    def broken_template(notification, *, now=None):
+        raise KeyError("when")
+
+    monkeypatch.setattr("bookings.notifications.render.render_telegram", broken_template)
+    row, now = telegram_row(booking), timezone.now()
+    for _ in range(INTERNAL_ERROR_ATTEMPTS - 1):
+        assert notification_send(row.pk, now=now) == NotificationState.PENDING
+        row.refresh_from_db()
+        assert row.last_error == "Внутренняя ошибка: KeyError"
+        now = row.next_attempt_at
+    assert notification_send(row.pk, now=now) == NotificationState.FAILED
+    row.refresh_from_db()
+    assert row.attempts == INTERNAL_ERROR_ATTEMPTS
+    assert row.last_error == "Внутренняя ошибка: KeyError (после 6 попыток; исправьте и отправьте ещё раз)"
+    assert botapi.sent_to(MANAGERS_CHAT) == []
 
 
 def test_an_unreachable_telegram_is_a_temporary_error_whose_message_hides_the_token(booking, settings):

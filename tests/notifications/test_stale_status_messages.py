@@ -53,7 +53,7 @@ def test_a_confirmation_still_true_is_sent_on_retry(booking, botapi):
 
 def test_of_two_quick_reschedules_the_client_hears_only_the_latest_time(booking, botapi):
     staff = UserFactory()
-    b, c = booking.starts_at + timedelta(hours=2), booking.starts_at + timedelta(hours=4)
+    a, b, c = booking.starts_at, booking.starts_at + timedelta(hours=2), booking.starts_at + timedelta(hours=4)
     booking_reschedule(booking=booking, starts_at=b, by_user=staff)
     to_b = client_row(booking, "client_booking_rescheduled")
     fail_once_for_client(botapi)
@@ -67,6 +67,21 @@ def test_of_two_quick_reschedules_the_client_hears_only_the_latest_time(booking,
     assert to_b.last_error == "Сообщение устарело: запись с тех пор перенесена ещё раз."
     [message] = botapi.sent_to(CLIENT_TG)
     assert f"Стало: {c.astimezone(MSK):%d.%m.%Y}" in message["text"] and f"{c.astimezone(MSK):%H:%M}" in message["text"]
+    # The client never heard of b: «Было» is the time the booking was made for.
+    [was] = [line for line in message["text"].splitlines() if line.startswith("Было:")]
+    assert was.startswith(f"Было: {a.astimezone(MSK):%d.%m.%Y}") and was.endswith(f"в {a.astimezone(MSK):%H:%M}")
+
+
+def test_a_reschedule_after_one_that_was_sent_says_it_was_the_time_the_client_heard_of(booking, botapi):
+    staff = UserFactory()
+    b, c = booking.starts_at + timedelta(hours=2), booking.starts_at + timedelta(hours=4)
+    booking_reschedule(booking=booking, starts_at=b, by_user=staff)
+    assert notification_send(client_row(booking, "client_booking_rescheduled").pk) == NotificationState.SENT
+    booking_reschedule(booking=booking, starts_at=c, by_user=staff)
+    assert notification_send(client_row(booking, "client_booking_rescheduled").pk) == NotificationState.SENT
+
+    last = botapi.sent_to(CLIENT_TG)[-1]["text"]
+    assert f"Было: {b.astimezone(MSK):%d.%m.%Y}" in last and f"в {b.astimezone(MSK):%H:%M}\nСтало" in last
 
 
 def test_a_reschedule_message_for_a_booking_cancelled_since_is_skipped(booking, botapi):

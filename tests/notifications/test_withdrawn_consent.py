@@ -1,4 +1,5 @@
-"""A client who withdrew their personal-data consent (/withdraw) gets no messages on any channel."""
+"""A client who withdrew their personal-data consent (/withdraw) gets no messages on any channel;
+the ones a booking change would have sent are written skipped, with the reason, for staff to see."""
 
 from datetime import timedelta
 
@@ -41,10 +42,22 @@ def test_a_client_who_withdrew_gets_no_reminder_by_e_mail(booking, smtp):
     assert not client_rows(booking).exists() and smtp.messages == []
 
 
-def test_a_client_who_withdrew_is_not_told_of_status_changes(booking, smtp):
+def test_a_client_who_withdrew_is_not_told_of_status_changes_and_staff_see_why(
+    booking, smtp, botapi, monkeypatch, django_capture_on_commit_callbacks
+):
+    queued = []
+    monkeypatch.setattr("bookings.notifications.events.queue_send", queued.extend)
     consent_withdraw_telegram(telegram_user_id=CLIENT_TG)
-    booking_transition(booking=booking, to_status=BookingStatus.CONFIRMED, by_user=UserFactory())
-    assert not client_rows(booking).exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        booking_transition(booking=booking, to_status=BookingStatus.CONFIRMED, by_user=UserFactory())
+    [confirmed] = client_rows(booking)
+    assert confirmed.template_key == "client_booking_confirmed" and confirmed.state == NotificationState.SKIPPED
+    assert confirmed.last_error == (
+        "Клиент отозвал согласие на обработку персональных данных: сообщения ему не отправляются."
+    )
+    assert queued == []
+    assert notification_send(confirmed.pk) == ""  # not pending: nobody can claim it
+    assert botapi.sent_to(CLIENT_TG) == [] and smtp.messages == []
 
 
 def test_a_message_written_before_the_withdrawal_is_skipped(booking, smtp, botapi):
