@@ -312,7 +312,7 @@ def test_restore_stack_checks_then_takes_an_unrotated_safety_copy_then_restores(
 
 # What the compose `backup` service gets besides DATABASE_URL: the postgres container's database.
 # Pointed at a database that does not exist, so only DATABASE_URL can make a run succeed.
-UNUSED_LOCAL_DATABASE = {"PGHOST": "127.0.0.1", "PGUSER": "postgres", "PGDATABASE": "sto_fixops_unused_local"}
+UNUSED_LOCAL_DATABASE = {"PGHOST": "127.0.0.1", "PGUSER": "postgres", "PGDATABASE": "sto_backup_test_unused_local"}
 
 
 def test_backup_dumps_the_database_of_database_url_when_it_is_set(
@@ -338,24 +338,28 @@ def test_backup_uses_the_pg_variables_when_database_url_is_empty(source_url, tmp
     """Compose passes DATABASE_URL empty when .env does not set it."""
     env = production_env(
         DATABASE_URL="", BACKUP_DIR=str(tmp_path), PGHOST="127.0.0.1", PGUSER="postgres",
-        PGDATABASE="sto_fixops_unused_local",
+        PGDATABASE="sto_backup_test_unused_local",
     )
 
     result = run([BACKUP], env=env, check=False)
 
-    assert result.returncode != 0 and "sto_fixops_unused_local" in result.stderr, "it went to PGDATABASE"
+    assert result.returncode != 0 and "sto_backup_test_unused_local" in result.stderr, "it went to PGDATABASE"
+
+
+def _a_booking_backed_up_and_restored(workshop, oil_change, client, source_url, target_url, tmp_path) -> Path:
+    """One booking, a backup of it, and that backup restored into ``target_url``; returns the dump."""
+    booking_create(workshop=workshop, service=oil_change, client=client, starts_at=next_weekday(2, MSK, 12),
+                   channel=BookingChannel.PHONE)
+    backup(tmp_path, source_url)
+    dump = tmp_path / dumps_in(tmp_path)[0]
+    restore(dump, target_url)
+    return dump
 
 
 def test_restore_replace_swaps_the_data_of_database_url_for_the_dump(
     workshop, lift, oil_change, client_ivan, source_url, empty_database, tmp_path
 ):
-    booking_create(
-        workshop=workshop, service=oil_change, client=client_ivan,
-        starts_at=next_weekday(2, MSK, 12), channel=BookingChannel.PHONE,
-    )
-    backup(tmp_path, source_url)
-    dump = tmp_path / dumps_in(tmp_path)[0]
-    restore(dump, empty_database)
+    dump = _a_booking_backed_up_and_restored(workshop, oil_change, client_ivan, source_url, empty_database, tmp_path)
     with psycopg.connect(empty_database) as conn:
         conn.execute("delete from bookings_bookinghistory")
         conn.execute("delete from bookings_booking")
@@ -377,13 +381,7 @@ def test_restore_replace_swaps_the_data_of_database_url_for_the_dump(
 def test_a_replace_that_breaks_off_midway_leaves_the_old_data(
     workshop, lift, oil_change, client_ivan, source_url, empty_database, tmp_path
 ):
-    booking_create(
-        workshop=workshop, service=oil_change, client=client_ivan,
-        starts_at=next_weekday(2, MSK, 14), channel=BookingChannel.PHONE,
-    )
-    backup(tmp_path, source_url)
-    dump = tmp_path / dumps_in(tmp_path)[0]
-    restore(dump, empty_database)
+    dump = _a_booking_backed_up_and_restored(workshop, oil_change, client_ivan, source_url, empty_database, tmp_path)
     with psycopg.connect(empty_database) as conn:
         conn.execute("create table written_after_the_backup (id int)")
     # The table of contents survives, so --check passes; the data behind it is cut off.
