@@ -205,10 +205,11 @@ def car_back(turn: Turn) -> Reply:
 
 
 @screen("plate")
-def plate_screen(turn: Turn, *, without_car: bool = False) -> list[Out]:
-    """Asks for the plate or VIN; ``without_car`` also offers to book without a car."""
+def plate_screen(turn: Turn) -> list[Out]:
+    """Asks for the plate or VIN; after a refused VIN (and on every redraw since) also offers to book without a car."""
     step = enter(turn, "plate")
-    skip = [keyboards.button("Продолжить без автомобиля", callbacks.step(step, "nocar"))] if without_car else []
+    offer = turn.data.get("vin_refused")
+    skip = [keyboards.button("Продолжить без автомобиля", callbacks.step(step, "nocar"))] if offer else []
     return [Out(render("plate"), keyboards.only_back(step, *skip))]
 
 
@@ -229,6 +230,7 @@ def plate_typed(turn: Turn, text: str) -> Reply:
     # The engine refuses a VIN already on another client's card; say so now, not at «Подтвердить».
     if vin and selectors.vin_of_another_client(vin, turn.data["client_id"]):
         return vin_taken(turn)
+    turn.data.pop("vin_refused", None)
     turn.data.update(plate=plate, vin=vin)
     return show(turn, "model")
 
@@ -245,14 +247,16 @@ def vin_taken(turn: Turn, *, answer: str = "", in_place: bool = True) -> Reply:
     Says nothing of whose card it is on; the branch's phone is for a client whose car it really is.
     """
     forget_car(turn)
+    turn.data["vin_refused"] = True
     notice = Out(render("vin_taken", phone=turn.data.get("ws_phone", "")))
-    return Reply([notice, *plate_screen(turn, without_car=True)], answer=answer, in_place=in_place)
+    return Reply([notice, *plate_screen(turn)], answer=answer, in_place=in_place)
 
 
 @on_button("plate", "nocar", option=False)
 def plate_skipped(turn: Turn, arg: str) -> Reply:
     """«Продолжить без автомобиля» (offered after a refused VIN): book without a car."""
     forget_car(turn)
+    turn.data.pop("vin_refused", None)
     return show(turn, "date")
 
 

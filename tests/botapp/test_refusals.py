@@ -154,6 +154,18 @@ def test_after_a_refused_vin_the_client_may_book_without_a_car(bot, shop):
     assert Vehicle.objects.count() == 1
 
 
+def test_after_a_refused_vin_and_a_mistyped_plate_booking_without_a_car_is_still_offered(bot, shop):
+    VehicleFactory(vin=OTHERS_VIN, plate="")
+    to_plate(bot)
+    bot.text(USER, OTHERS_VIN)
+    bot.text(USER, "???")
+    assert "Продолжить без автомобиля" in bot.buttons(USER)
+    bot.press(USER, "Продолжить без автомобиля")
+    calendar_to_summary(bot)
+    bot.press(USER, "✅ Подтвердить")
+    assert Booking.objects.get().vehicle is None
+
+
 def test_a_typed_plate_or_vin_is_named_as_what_it_is(bot, shop):
     to_plate(bot)
     bot.text(USER, OTHERS_VIN)
