@@ -5,7 +5,7 @@
 set -o errexit -o pipefail -o nounset
 
 if [ -z "${TELEGRAM_BOT_TOKEN:-}" ]; then
-  echo "bot: TELEGRAM_BOT_TOKEN is empty, the bot stays off (set it in .env, then: docker compose up -d bot)"
+  echo "bot: TELEGRAM_BOT_TOKEN пуст, бот выключен (укажите токен в .env и выполните: docker compose up -d bot)"
   exec sleep infinity
 fi
 # A heartbeat from before a restart must not vouch for this process (deploy/healthcheck.py).

@@ -242,7 +242,7 @@ bot_variant() {
 bot_variant -e TELEGRAM_WEBHOOK_URL=https://$host/telegram/ -e TELEGRAM_WEBHOOK_SECRET="$(random_hex 16)" \
   | grep -q "^Bot: webhook on 0.0.0.0:8081" || fail "the bot in webhook mode"
 ok "webhook mode: the bot serves :8081 and its healthcheck passes"
-bot_variant -e TELEGRAM_BOT_TOKEN= | grep -q "^bot: TELEGRAM_BOT_TOKEN is empty, the bot stays off" || fail "the bot without a token"
+bot_variant -e TELEGRAM_BOT_TOKEN= | grep -q "^bot: TELEGRAM_BOT_TOKEN пуст, бот выключен" || fail "the bot without a token"
 ok "without a token the bot stays off, says why, and does not restart in a loop"
 
 step "create data: a branch with managers to notify, a media file, a Redis key"

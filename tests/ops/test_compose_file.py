@@ -170,4 +170,4 @@ def test_docker_compose_refuses_to_start_without_the_secrets(tmp_path):
         cwd=ROOT, capture_output=True, text=True, timeout=60,
     )
     assert result.returncode != 0
-    assert "set SECRET_KEY in .env" in result.stderr or "set POSTGRES_PASSWORD in .env" in result.stderr
+    assert "укажите SECRET_KEY в .env" in result.stderr or "укажите POSTGRES_PASSWORD в .env" in result.stderr
