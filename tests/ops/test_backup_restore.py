@@ -70,6 +70,13 @@ def backup(
     return run([BACKUP, *args], env=env, check=check)
 
 
+def book_and_back_up(workshop, service, client, source_url: str, folder: Path, *, day: int, hour: int) -> None:
+    """A phone booking at ``hour`` on the next ``day`` of the week, then a backup of the source database into ``folder``."""
+    booking_create(workshop=workshop, service=service, client=client, starts_at=next_weekday(day, MSK, hour),
+                   channel=BookingChannel.PHONE)
+    backup(folder, source_url)
+
+
 def restore(path: Path, url: str, *args: str, check: bool = True):
     return run([RESTORE, *args, str(path)], env=production_env(DATABASE_URL=url), check=check)
 
@@ -135,11 +142,7 @@ def test_the_no_double_booking_constraint_comes_back_with_the_dump(
     workshop, lift, oil_change, client_ivan, source_url, empty_database, tmp_path
 ):
     """Not only rows: btree_gist and the exclusion constraint that forbids overlaps are restored too."""
-    booking_create(
-        workshop=workshop, service=oil_change, client=client_ivan,
-        starts_at=next_weekday(2, MSK, 15), channel=BookingChannel.PHONE,
-    )
-    backup(tmp_path, source_url)
+    book_and_back_up(workshop, oil_change, client_ivan, source_url, tmp_path, day=2, hour=15)
     run([RESTORE, str(tmp_path / dumps_in(tmp_path)[0])], env=production_env(DATABASE_URL=empty_database))
 
     with psycopg.connect(empty_database) as conn:
@@ -189,11 +192,7 @@ def test_backup_refuses_a_keep_count_that_is_not_a_number(source_url, tmp_path):
 def test_restore_refuses_a_database_that_already_has_tables(
     workshop, lift, oil_change, client_ivan, source_url, tmp_path
 ):
-    booking_create(
-        workshop=workshop, service=oil_change, client=client_ivan,
-        starts_at=next_weekday(3, MSK, 10), channel=BookingChannel.PHONE,
-    )
-    backup(tmp_path, source_url)
+    book_and_back_up(workshop, oil_change, client_ivan, source_url, tmp_path, day=3, hour=10)
 
     result = run([RESTORE, str(tmp_path / dumps_in(tmp_path)[0])], env=production_env(DATABASE_URL=source_url), check=False)
 
@@ -206,11 +205,7 @@ def test_the_safety_copy_before_a_restore_never_rotates_away_the_dump_being_rest
     workshop, lift, oil_change, client_ivan, source_url, empty_database, tmp_path
 ):
     """restore-stack.sh takes `backup.sh --pre-restore` before it replaces the data; the folder is full."""
-    booking_create(
-        workshop=workshop, service=oil_change, client=client_ivan,
-        starts_at=next_weekday(1, MSK, 11), channel=BookingChannel.PHONE,
-    )
-    backup(tmp_path, source_url)
+    book_and_back_up(workshop, oil_change, client_ivan, source_url, tmp_path, day=1, hour=11)
     [oldest] = dumps_in(tmp_path)
     (tmp_path / "sto-29991231-033000.dump").write_bytes(b"a newer dump")
 
@@ -348,9 +343,7 @@ def test_backup_uses_the_pg_variables_when_database_url_is_empty(source_url, tmp
 
 def _a_booking_backed_up_and_restored(workshop, oil_change, client, source_url, target_url, tmp_path) -> Path:
     """One booking, a backup of it, and that backup restored into ``target_url``; returns the dump."""
-    booking_create(workshop=workshop, service=oil_change, client=client, starts_at=next_weekday(2, MSK, 12),
-                   channel=BookingChannel.PHONE)
-    backup(tmp_path, source_url)
+    book_and_back_up(workshop, oil_change, client, source_url, tmp_path, day=2, hour=12)
     dump = tmp_path / dumps_in(tmp_path)[0]
     restore(dump, target_url)
     return dump
