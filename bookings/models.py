@@ -111,6 +111,11 @@ class Booking(models.Model):
             models.Index(fields=["created_by"], name="booking_created_by_idx", condition=Q(created_by__isnull=False)),
         ]
 
+    @property
+    def has_started(self) -> bool:
+        """Whether the visit's time has come: from then on the client changes it only by phone."""
+        return self.starts_at <= timezone.now()
+
     def __str__(self) -> str:
         local = self.starts_at.astimezone(self.workshop.tz)
         return f"{local:%d.%m.%Y %H:%M} · {self.service} · {self.client}"

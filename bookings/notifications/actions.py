@@ -10,7 +10,6 @@ from __future__ import annotations
 from django.contrib.auth.models import AbstractBaseUser
 
 from django.template.loader import render_to_string
-from django.utils import timezone
 
 from bookings.models import ACTIVE_STATUSES, Booking, BookingStatus
 from bookings.services import booking_rate, booking_transition
@@ -84,7 +83,7 @@ def client_confirms_visit(*, telegram_user_id: int, booking_id: int) -> Booking:
             f"С этой записью уже ничего не сделать: её статус — «{booking.get_status_display()}».",
             code="booking_not_active",
         )
-    if booking.starts_at <= timezone.now():
+    if booking.has_started:
         raise DomainError(
             "Время визита уже наступило — подтвердить его кнопкой нельзя. Если что-то изменилось, позвоните нам.",
             code="booking_started",

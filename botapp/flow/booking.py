@@ -576,7 +576,7 @@ def confirm_reschedule(turn: Turn) -> Reply:
     if booking is None or not booking.is_active:
         session_reset(turn)
         return Reply([Out(render("resched_gone"), keyboards.menu())], answer=render("answer_gone"))
-    if has_started(booking):  # the visit began while the client chose: the same rule as «Перенести»
+    if booking.has_started:  # the visit began while the client chose: the same rule as «Перенести»
         session_reset(turn)
         message = Out(render("resched_started", **booking_context(booking)), keyboards.menu())
         return Reply([message], answer=render("answer_booking_started"))
@@ -595,11 +595,6 @@ def confirm_reschedule(turn: Turn) -> Reply:
     finish(turn)
     markup = keyboards.booking_actions(booking.pk)
     return Reply([Out(render("rescheduled", **booking_context(booking)), markup)], answer=render("answer_rescheduled"))
-
-
-def has_started(booking: Booking) -> bool:
-    """Whether the visit's time has come: from then on the client changes it only by phone."""
-    return booking.starts_at <= timezone.now()
 
 
 def booking_context(booking: Booking) -> dict[str, object]:

@@ -12,7 +12,7 @@ from bookings.models import Booking, BookingStatus
 from bookings.services import booking_transition
 from botapp import keyboards, selectors
 from botapp.callbacks import Button
-from botapp.flow.booking import ACTOR, booking_context, has_started, remember_branch, remember_service, stamp
+from botapp.flow.booking import ACTOR, booking_context, remember_branch, remember_service, stamp
 from botapp.flow.core import Out, Reply, Turn, session_reset, show
 from botapp.texts import render
 
@@ -33,7 +33,7 @@ def booking_button(turn: Turn, button: Button) -> Reply:
         return Reply(answer=render("answer_not_yours"), alert=True)
     if not booking.is_active:
         return Reply(answer=render("answer_booking_closed", status=booking.get_status_display()))
-    if has_started(booking):
+    if booking.has_started:
         return Reply(answer=render("answer_booking_started"))
     if button.action == "cancel":
         return Reply([Out(render("cancel_question", **booking_context(booking)), keyboards.cancel_question(booking.pk))],
