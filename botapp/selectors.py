@@ -81,11 +81,6 @@ def vehicle_of(client: Client, vehicle_id: int) -> Vehicle | None:
     return _row(Vehicle, "id = %s AND client_id = %s", [vehicle_id, client.pk])
 
 
-def vin_of_another_client(vin: str, client_id: int) -> bool:
-    """Whether a car with this VIN is on another client's card (the engine would refuse to add it)."""
-    return Vehicle.objects.filter(vin=vin).exclude(client_id=client_id).exists()
-
-
 def upcoming_bookings(telegram_user_id: int) -> list[Booking]:
     """The Telegram user's active bookings that have not started yet, soonest first."""
     return list(

@@ -71,3 +71,8 @@ def _plate_fragment(term: str) -> str | None:
 def display_phone(e164: str) -> str:
     """``format_phone`` remembered: lists and the journal show the same numbers all day."""
     return format_phone(e164)
+
+
+def vin_of_another_client(vin: str, client_id: int) -> bool:
+    """Whether a car with this VIN is on another client's card: a VIN belongs to one car, one client."""
+    return Vehicle.objects.filter(vin=vin).exclude(client_id=client_id).exists()

@@ -13,6 +13,7 @@ from clients.normalize import (
     normalize_vin,
     strip_controls,
 )
+from clients.selectors import vin_of_another_client
 from workshops.errors import DomainError
 from workshops.models import Workshop
 
@@ -83,7 +84,7 @@ def vehicle_add(
     existing = (vin and mine.filter(vin=vin).first()) or (plate and mine.filter(plate=plate).first())
     if existing:
         return existing
-    if vin and Vehicle.objects.filter(vin=vin).exists():
+    if vin and vin_of_another_client(vin, client.pk):
         raise DomainError("Автомобиль с таким VIN уже записан на другого клиента.", code="vin_taken")
     return Vehicle.objects.create(
         client=client, plate=plate, vin=vin, make=" ".join(make.split())[:100], model=" ".join(model.split())[:100]

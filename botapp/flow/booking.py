@@ -35,6 +35,7 @@ from botapp.flow.core import (
 from botapp.texts import MONTHS_NOMINATIVE, WEEKDAYS, clean_typed, day_label, duration, moment_label, price_from, render
 from clients.models import Client, Vehicle
 from clients.normalize import normalize_plate, normalize_vin
+from clients.selectors import vin_of_another_client
 from clients.services import vehicle_add
 from workshops.errors import DomainError
 from workshops.models import Service, Workshop
@@ -228,7 +229,7 @@ def plate_typed(turn: Turn, text: str) -> Reply:
     except DomainError as exc:
         return show(turn, "plate", Out(render("plate_invalid", error=exc.message)))
     # The engine refuses a VIN already on another client's card; say so now, not at «Подтвердить».
-    if vin and selectors.vin_of_another_client(vin, turn.data["client_id"]):
+    if vin and vin_of_another_client(vin, turn.data["client_id"]):
         return vin_taken(turn)
     turn.data.pop("vin_refused", None)
     turn.data.update(plate=plate, vin=vin)
